@@ -6,7 +6,7 @@ class FexpkgError(Exception):
 
 
 class UnsafePathError(FexpkgError):
-    """A path would resolve outside the target root, or through something that is not a directory."""
+    """A path would leave the target root, or passes through something that is not a directory."""
 
 
 class ConfigError(FexpkgError):

@@ -22,15 +22,14 @@ NATIVE_PAGE_SIZE = 4096
 WATCHED = frozenset(
     {
         FEX_PACKAGE,
-        *COMPANIONS,
+        "fex-emu-rootfs-fedora",
+        "erofs-fuse",
         MUVM,
-        "fex-emu-filesystem",
+        "kernel-16k",
+        "kernel-64k",
         "qemu-user-static-x86",
         "box64",
         "binfmt-dispatcher",
-        "kernel",
-        "kernel-16k",
-        "kernel-64k",
     }
 )
 

@@ -1,0 +1,152 @@
+"""DNF 4 plugin `fex`: complete FEX installs and configure FEX after the transaction.
+
+Thin adapter: it translates DNF's view of the transaction into `fexpkg` library calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dnf
+import dnf.transaction
+import libdnf.transaction
+
+from fexpkg import actions, resolve, target
+from fexpkg.errors import FexpkgError
+
+log = logging.getLogger("dnf.plugin")
+
+_GROUP_ACTIONS = (
+    libdnf.transaction.TransactionItemAction_INSTALL,
+    libdnf.transaction.TransactionItemAction_UPGRADE,
+)
+
+
+class Fex(dnf.Plugin):
+    """Bring FEX's RootFS, thunks, erofs-fuse (and muvm off 4 KiB pages); run fexpkg setup."""
+
+    name = "fex"
+
+    def __init__(self, base: dnf.Base, cli: object) -> None:
+        super().__init__(base, cli)
+        self._page_size_setting: str | None = None
+        self._resolving = False
+        self._torn_down = False
+
+    def config(self) -> None:
+        parser = self.read_config(self.base.conf)
+        if parser.has_option("main", "page_size"):
+            self._page_size_setting = parser.get("main", "page_size")
+
+    # -- resolution -------------------------------------------------------------------------
+
+    def resolved(self) -> None:
+        if self._resolving:
+            return
+        view = self._view()
+        if not view.installs_fex:
+            return
+        try:
+            page_size = self._page_size(view)
+        except FexpkgError as exc:
+            log.error("fex: %s", exc)
+            return
+        sack = self.base.sack
+        present = {p.name for p in sack.query().installed()} | view.installs
+        wanted = resolve.wanted_companions(page_size)
+        available = {p.name for p in sack.query().available().filterm(name=list(wanted))}
+        adds = resolve.additions(view, page_size, present, available)
+        if not adds.names:
+            return
+        log.info("fex: page size %d, adding %s", page_size, ", ".join(adds.names))
+        groups = self._fex_groups()
+        for name in adds.names:
+            self.base.install(name)
+            if groups:
+                # Same bookkeeping as a comps member: reason "group", listed in the group's
+                # history record, so `dnf group remove` takes it away again.
+                self.base._goal.group_members.add(name)
+                for group in groups:
+                    group.addPackage(name, False, libdnf.transaction.CompsPackageType_DEFAULT)
+        self._resolving = True
+        try:
+            self.base.resolve()
+        finally:
+            self._resolving = False
+        if not groups:
+            # Installed for fex-emu, as its Recommends would be: removable with it.
+            for tsi in self.base.transaction:
+                if tsi.name in adds.names and tsi.action in dnf.transaction.FORWARD_ACTIONS:
+                    tsi.reason = libdnf.transaction.TransactionItemReason_WEAK_DEPENDENCY
+
+    # -- post-transaction actions -------------------------------------------------------------
+
+    def pre_transaction(self) -> None:
+        # Undo here, not only in transaction(): DNF unloads a plugin whose own package the
+        # transaction removes before calling transaction().
+        if not self.base.transaction or not self._view().removes_fex:
+            return
+        self._run(actions.teardown)
+        self._torn_down = True
+
+    def transaction(self) -> None:
+        if not self.base.transaction:
+            return
+        view = self._view()
+        if not view.touches_watched or self._torn_down:
+            return
+        if view.removes_fex:
+            self._run(actions.teardown)
+            return
+        try:
+            page_size = self._page_size(view)
+        except FexpkgError as exc:
+            log.error("fex: %s", exc)
+            return
+        self._run(actions.setup, page_size=page_size)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _root(self) -> Path:
+        return Path(self.base.conf.installroot)
+
+    def _run(self, action, **kwargs: object) -> None:
+        """Run a library action; its failure is reported, never fails DNF's transaction."""
+        try:
+            report = action(self._root(), **kwargs)
+        except FexpkgError as exc:
+            log.error("fex: %s", exc)
+            return
+        for line in report.summary_lines():
+            log.info("fex: %s", line)
+
+    def _view(self) -> resolve.TransactionView:
+        installs: set[str] = set()
+        removes: set[str] = set()
+        for tsi in self.base.transaction or ():
+            if tsi.action in dnf.transaction.FORWARD_ACTIONS:
+                installs.add(tsi.name)
+            elif tsi.action in dnf.transaction.BACKWARD_ACTIONS:
+                removes.add(tsi.name)
+        groups = {g.getGroupId() for g in self._fex_groups(all_groups=True)}
+        return resolve.TransactionView.of(groups, installs, removes)
+
+    def _fex_groups(self, all_groups: bool = False) -> list:
+        """The comps groups this transaction installs (only FEX's unless ``all_groups``)."""
+        found = []
+        for item in self.base.history.group:
+            if item.getAction() not in _GROUP_ACTIONS:
+                continue
+            group = item.getCompsGroupItem()
+            if all_groups or group.getGroupId() in resolve.FEX_GROUP_IDS:
+                found.append(group)
+        return found
+
+    def _page_size(self, view: resolve.TransactionView) -> int:
+        kernels = {p.name for p in self.base.sack.query().installed().filterm(name__glob="kernel*")}
+        kernels |= {name for name in view.installs if name.startswith("kernel")}
+        kernels -= view.removes - view.installs
+        return target.detect_page_size(
+            self._root(), self._page_size_setting, kernel_packages=sorted(kernels)
+        )

@@ -1,0 +1,179 @@
+"""Run the real DNF against a scratch installroot: the harness of the demo and end-to-end tests.
+
+DNF runs as the system's `dnf` command, with the plugin loaded from this checkout's
+`dnf-plugins/` through `pluginpath=`, a private configuration and a private `HOME` whose
+`.rpmmacros` put the rpmdb where Fedora keeps it (see `repo.rpm_env`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fexpkg import repo
+from fexpkg.errors import FexpkgError
+
+log = logging.getLogger(__name__)
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = CHECKOUT / "dnf-plugins"
+ARCH = "aarch64"
+RELEASEVER = "42"
+
+#: Paths that DNF and rpm own for their own bookkeeping: not part of the system's state.
+BOOKKEEPING = (
+    "usr/lib/sysimage",
+    "var/lib/dnf",
+    "var/lib/rpm",
+    "var/cache",
+    "var/log",
+    "var/tmp",
+    "tmp",
+    "root/.rpmdb",
+)
+#: DNF's words for a scriptlet that failed; DNF still exits 0 then.
+SCRIPTLET_FAILURE = re.compile(r"scriptlet failed|Error in \S+ scriptlet|Error unpacking", re.I)
+
+
+class HarnessError(FexpkgError):
+    """DNF failed, or succeeded while reporting a failed scriptlet."""
+
+
+@dataclass(frozen=True)
+class DnfResult:
+    """One DNF run: its arguments, exit code and merged output."""
+
+    args: tuple[str, ...]
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        """True when DNF exited 0 and reported no failed scriptlet."""
+        return self.returncode == 0 and not SCRIPTLET_FAILURE.search(self.output)
+
+    def check(self) -> DnfResult:
+        """Return self, or raise HarnessError with the end of DNF's output."""
+        if not self.ok:
+            tail = "\n".join(self.output.splitlines()[-25:])
+            raise HarnessError(
+                f"dnf {' '.join(self.args)} failed (exit {self.returncode}):\n{tail}"
+            )
+        return self
+
+
+def dnf_available() -> str | None:
+    """Return why real DNF cannot run here, or None when it can."""
+    if shutil.which("dnf") is None:
+        return "the dnf command is not installed (Debian: apt-get install dnf python3-dnf)"
+    return None
+
+
+class Installroot:
+    """A scratch installroot with its own DNF configuration and rpm environment."""
+
+    def __init__(self, path: Path, repo_dir: Path, *, home: Path, plugin: bool = True) -> None:
+        self.path = path
+        self.repo_dir = repo_dir
+        self.home = home
+        self.plugin = plugin
+        self.conf = path.parent / f"{path.name}.dnf.conf"
+        for sub in ("var/log", "var/cache", "var/lib", "var/tmp", "tmp"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        empty = path.parent / f"{path.name}.reposdir"
+        empty.mkdir(exist_ok=True)
+        self.conf.write_text(
+            "[main]\n"
+            "gpgcheck=0\n"
+            "install_weak_deps=True\n"
+            "clean_requirements_on_remove=True\n"
+            "best=True\n"
+            "keepcache=False\n"
+            f"reposdir={empty}\n"
+            f"plugins={1 if plugin else 0}\n"
+            f"pluginpath={PLUGIN_DIR}\n"
+            f"pluginconfpath={PLUGIN_DIR}\n"
+        )
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment DNF and rpm run with: private HOME, this checkout's library."""
+        env = repo.rpm_env(self.home)
+        src = str(CHECKOUT / "src")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        env.pop("FEXPKG_PAGE_SIZE", None)
+        env.update(extra or {})
+        return env
+
+    def dnf(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> DnfResult:
+        """Run `dnf ARGS` against this root; check the result unless told not to."""
+        cmd = (
+            "dnf",
+            "-c",
+            str(self.conf),
+            f"--installroot={self.path}",
+            f"--forcearch={ARCH}",
+            f"--releasever={RELEASEVER}",
+            f"--repofrompath=fexpkg-test,{self.repo_dir}",
+            "--repo=fexpkg-test",
+            "--assumeyes",
+            *args,
+        )
+        log.debug("running %s", " ".join(cmd))
+        proc = subprocess.run(
+            cmd, env=self.env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        result = DnfResult(tuple(args), proc.returncode, proc.stdout)
+        return result.check() if check else result
+
+    def installed(self) -> set[str]:
+        """Names of the packages installed in the root, read by `rpm --root -qa`."""
+        proc = subprocess.run(
+            ["rpm", f"--root={self.path}", "-qa", "--qf", "%{NAME}\\n"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return set(proc.stdout.split())
+
+    def rpm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `rpm --root ROOT ARGS` with the root's rpm environment."""
+        return subprocess.run(
+            ["rpm", f"--root={self.path}", *args], env=self.env(), capture_output=True, text=True
+        )
+
+    def snapshot(self, ignore: Iterable[str] = BOOKKEEPING) -> dict[str, str]:
+        """Map every path of the root (but DNF's and rpm's bookkeeping) to a content digest."""
+        return snapshot(self.path, ignore)
+
+
+def snapshot(root: Path, ignore: Iterable[str] = ()) -> dict[str, str]:
+    """Map each path under root to 'dir MODE', 'link TARGET' or 'file MODE SHA256'."""
+    skip = tuple(ignore)
+    state: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in list(dirnames) + filenames:
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if any(rel == s or rel.startswith(s + "/") for s in skip):
+                dirnames[:] = [d for d in dirnames if d != name]
+                continue
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            if os.path.islink(full):
+                state[rel] = f"link {os.readlink(full)}"
+            elif os.path.isdir(full):
+                state[rel] = f"dir {st.st_mode:o}"
+            else:
+                digest = hashlib.sha256(Path(full).read_bytes()).hexdigest()
+                state[rel] = f"file {st.st_mode:o} {digest}"
+    return state
