@@ -1,0 +1,156 @@
+"""comps_validate: each check against a bad fixture, with its exact FILE:LINE: message."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from test_comps import STAND_INS
+
+from fexpkg import comps, comps_validate
+from fexpkg.comps_merge import build_repo_comps
+from fexpkg.comps_synth import synthetic_comps
+from fexpkg.errors import CompsError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "comps"
+
+
+def messages(name: str, **kwargs) -> list[str]:
+    path = FIXTURES / name
+    return [str(p).removeprefix(f"{path}:") for p in comps_validate.validate(path, **kwargs)]
+
+
+@pytest.mark.parametrize("path", [comps.FIXTURE_COMPS, comps.PROJECT_COMPS])
+def test_shipped_files_are_clean(path: Path) -> None:
+    assert comps_validate.validate(path) == []
+
+
+def test_rendered_and_merged_files_are_clean(tmp_path: Path) -> None:
+    rendered = tmp_path / "comps-f42.xml"
+    comps.render(comps.FIXTURE_COMPS, rendered)
+    merged = build_repo_comps(tmp_path / "comps.xml")
+    assert comps_validate.validate_files([rendered, merged]) == []
+
+
+def test_generated_fedora_size_file_is_clean(tmp_path: Path) -> None:
+    big = tmp_path / "comps-big.xml.in"
+    big.write_text(synthetic_comps(groups=80, environments=10, packagereqs=2000))
+    assert comps_validate.validate(big) == []
+
+
+def test_not_well_formed() -> None:
+    assert messages("bad-not-well-formed.xml.in") == [
+        "4: not well-formed XML: Opening and ending tag mismatch: id line 4 and ident, "
+        "line 4, column 21"]
+
+
+def test_schema_errors_carry_lines() -> None:
+    assert messages("bad-schema.xml.in") == [
+        "8: schema: Extra element uservisible in interleave",
+        "8: schema: Element group failed to validate content",
+        "8: libcomps: WARNING: Wrong default param value 'yes' at line:8 col:20",
+    ]
+
+
+def test_libcomps_rejection() -> None:
+    assert messages("bad-libcomps.xml.in") == [
+        "11: libcomps: Element description is required at line:11 column :2 but missing"]
+
+
+def test_duplicate_ids() -> None:
+    assert messages("bad-duplicate-ids.xml.in") == [
+        "13: duplicate group id 'core' (first at line 3)",
+        "31: duplicate environment id 'e1' (first at line 23)",
+        "48: duplicate category id 'c1' (first at line 39)",
+    ]
+
+
+def test_unknown_group_references() -> None:
+    assert messages("bad-unknown-group.xml.in") == [
+        "18: environment 'e1' refers to unknown group 'missing-env-group'",
+        "27: category 'c1' refers to unknown group 'missing-cat-group'",
+    ]
+
+
+def test_unknown_group_references_are_not_checked_in_fragments() -> None:
+    assert messages("bad-unknown-group.xml.in", fragment=True) != []
+    assert not any("unknown group" in m for m in messages("bad-unknown-group.xml.in",
+                                                          fragment=True))
+
+
+def test_package_listed_twice() -> None:
+    assert messages("bad-package-twice.xml.in") == [
+        "11: package 'busybox' listed twice in group 'core' (first at line 10)"]
+
+
+def test_unknown_type() -> None:
+    assert "10: packagereq 'busybox' has unknown type 'bogus'; use one of mandatory, default, " \
+           "optional, conditional" in messages("bad-type.xml.in")
+
+
+def test_conditional_without_requires() -> None:
+    assert "10: conditional packagereq 'muvm' has no requires attribute" in messages(
+        "bad-conditional.xml.in")
+
+
+def test_sort_order() -> None:
+    assert messages("bad-order.xml.in") == [
+        "13: group 'core' is out of order: it sorts before 'kde-desktop' (comps-cleanup.xsl order)",
+        "21: packagereq 'busybox' in group 'core' is out of order: it sorts before 'kernel' "
+        "(comps-cleanup.xsl order)",
+        "33: category 'c1' is out of order: it sorts before 'c2' (comps-cleanup.xsl order)",
+        "40: groupid 'core' in category 'c1' is out of order: it sorts before 'kde-desktop' "
+        "(comps-cleanup.xsl order)",
+    ]
+
+
+def test_plain_tags_in_source_file() -> None:
+    assert "5: <name> in a .xml.in file: write <_name> so that it is translated" in messages(
+        "bad-translatable.xml.in")
+
+
+def test_source_tags_in_rendered_file() -> None:
+    assert "5: <_name> in a rendered file: render the .xml.in with 'fexpkg comps render'" in \
+        messages("bad-untranslated.xml")
+
+
+def test_fragment_without_marker_needs_the_flag(tmp_path: Path) -> None:
+    unmarked = tmp_path / "fex.xml.in"
+    unmarked.write_text(comps.PROJECT_COMPS.read_text().replace("<?fexpkg-comps fragment?>", ""))
+    assert any("schema:" in str(p) for p in comps_validate.validate(unmarked))
+    assert comps_validate.validate(unmarked, fragment=True) == []
+
+
+def write_repo(root: Path, packages: list[tuple[str, str]]) -> Path:
+    """A minimal repository: repomd.xml naming a gzipped primary.xml with these (name, arch)."""
+    (root / "repodata").mkdir(parents=True)
+    pkgs = "".join(f'<package type="rpm"><name>{n}</name><arch>{a}</arch></package>'
+                   for n, a in packages)
+    primary = ('<?xml version="1.0"?><metadata xmlns="http://linux.duke.edu/metadata/common" '
+               f'packages="{len(packages)}">{pkgs}</metadata>')
+    (root / "repodata" / "primary.xml.gz").write_bytes(gzip.compress(primary.encode()))
+    (root / "repodata" / "repomd.xml").write_text(
+        '<?xml version="1.0"?><repomd xmlns="http://linux.duke.edu/metadata/repo">'
+        '<data type="primary"><location href="repodata/primary.xml.gz"/></data></repomd>')
+    return root
+
+
+def test_repo_membership(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", [("busybox", "aarch64"), ("not-in-repo", "x86_64"),
+                                          ("kernel", "noarch")])
+    path = FIXTURES / "bad-repo-missing.xml.in"
+    problems = comps_validate.validate_files([path], repo=repo)
+    assert [str(p) for p in problems] == [
+        f"{path}:12: package 'not-in-repo' of group 'core' is not in {repo} for aarch64 or noarch"]
+
+
+def test_repo_merged_comps_against_stand_ins(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", [(n, "aarch64") for n in sorted(STAND_INS)])
+    merged = build_repo_comps(tmp_path / "comps.xml")
+    assert comps_validate.validate_files([merged], repo=repo) == []
+
+
+def test_repo_without_repodata_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CompsError, match="is .* a repository"):
+        comps_validate.validate_files([comps.FIXTURE_COMPS], repo=tmp_path)
