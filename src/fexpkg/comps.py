@@ -17,8 +17,6 @@ from fexpkg.errors import CompsError
 
 log = logging.getLogger(__name__)
 
-"""FEX's group: this project's id (Fedora 42 release notes) and the one Fedora's Kiwi files use."""
-
 FRAGMENT_PI = "fexpkg-comps"
 """Processing instruction `<?fexpkg-comps fragment?>` marking a file that only adds to another."""
 
