@@ -17,6 +17,14 @@ from fexpkg.errors import FexpkgError
 
 log = logging.getLogger("dnf.plugin")
 
+
+class _Prefixed(logging.LoggerAdapter):
+    def process(self, msg: str, kwargs: dict) -> tuple[str, dict]:
+        return f"fex: {msg}", kwargs
+
+
+_PREFIXED = _Prefixed(log, {})
+
 _GROUP_ACTIONS = (
     libdnf.transaction.TransactionItemAction_INSTALL,
     libdnf.transaction.TransactionItemAction_UPGRADE,
@@ -114,12 +122,9 @@ class Fex(dnf.Plugin):
     def _run(self, action, **kwargs: object) -> None:
         """Run a library action; its failure is reported, never fails DNF's transaction."""
         try:
-            report = action(self._root(), **kwargs)
+            action(self._root(), **kwargs).log(_PREFIXED)
         except FexpkgError as exc:
             log.error("fex: %s", exc)
-            return
-        for line in report.summary_lines():
-            log.info("fex: %s", line)
 
     def _view(self) -> resolve.TransactionView:
         installs: set[str] = set()

@@ -79,11 +79,10 @@ def dnf_available() -> str | None:
 class Installroot:
     """A scratch installroot with its own DNF configuration and rpm environment."""
 
-    def __init__(self, path: Path, repo_dir: Path, *, home: Path, plugin: bool = True) -> None:
+    def __init__(self, path: Path, repo_dir: Path, *, home: Path) -> None:
         self.path = path
         self.repo_dir = repo_dir
         self.home = home
-        self.plugin = plugin
         self.conf = path.parent / f"{path.name}.dnf.conf"
         for sub in ("var/log", "var/cache", "var/lib", "var/tmp", "tmp"):
             (path / sub).mkdir(parents=True, exist_ok=True)
@@ -97,7 +96,7 @@ class Installroot:
             "best=True\n"
             "keepcache=False\n"
             f"reposdir={empty}\n"
-            f"plugins={1 if plugin else 0}\n"
+            "plugins=1\n"
             f"pluginpath={PLUGIN_DIR}\n"
             f"pluginconfpath={PLUGIN_DIR}\n"
         )
@@ -112,9 +111,13 @@ class Installroot:
         return env
 
     def dnf(
-        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        plugins: bool = True,
+        check: bool = True,
     ) -> DnfResult:
-        """Run `dnf ARGS` against this root; check the result unless told not to."""
+        """Run `dnf ARGS` against this root (with no plugin at all unless ``plugins``)."""
         cmd = (
             "dnf",
             "-c",
@@ -125,6 +128,7 @@ class Installroot:
             f"--repofrompath=fexpkg-test,{self.repo_dir}",
             "--repo=fexpkg-test",
             "--assumeyes",
+            *(() if plugins else ("--noplugins",)),
             *args,
         )
         log.debug("running %s", " ".join(cmd))

@@ -1,0 +1,255 @@
+"""Apply a plan to a root and undo it, recording every change in a manifest.
+
+The manifest (var/lib/fexpkg/manifest.json) holds one item per path (or JSON key) fexpkg manages:
+what was there before (a backup copy, a link target, a JSON value, or absent) and what fexpkg
+wrote. An item is recorded as pending before the write and marked done after it, and the manifest
+is rewritten atomically at each step, so an interrupted setup is completed by the next setup or
+teardown. Anything changed by someone else since fexpkg wrote it is left alone with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from fexpkg.errors import ConfigError, FexpkgError
+from fexpkg.fexconfig import MISSING, dumps, get_key, load, with_key
+from fexpkg.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
+from fexpkg.rootfs import Root
+
+MANIFEST = "var/lib/fexpkg/manifest.json"
+BACKUP_DIR = "var/lib/fexpkg/backup"
+ABSENT = {"state": "absent"}
+
+State = dict[str, Any]
+Item = dict[str, Any]
+
+
+@dataclass
+class Result:
+    """What apply or undo changed, and what it left alone (warnings)."""
+
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Manifest:
+    """The record of managed items, saved atomically after each change."""
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        try:
+            data = json.loads(root.read_bytes(MANIFEST))
+            self.items: dict[str, Item] = {item["id"]: item for item in data["items"]}
+        except FileNotFoundError:
+            self.items = {}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FexpkgError(
+                f"{root.display(MANIFEST)} is corrupt ({exc}); remove it and check "
+                "/etc/binfmt.d and /usr/share/fex-emu/Config.json by hand"
+            ) from None
+
+    def save(self) -> None:
+        if not self.items:
+            self.root.remove(MANIFEST)
+            return
+        data = {"version": 1, "items": list(self.items.values())}
+        self.root.write_atomic(MANIFEST, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
+
+
+# -- states -----------------------------------------------------------------------------------
+
+
+def _path_state(root: Root, relpath: str) -> State:
+    link = root.readlink(relpath)
+    if link is not None:
+        return {"state": "symlink", "target": link}
+    info = root.stat(relpath, follow=False)
+    if info is None:
+        return dict(ABSENT)
+    if not stat.S_ISREG(info.st_mode):
+        return {"state": "other"}
+    digest = hashlib.sha256(root.read_bytes(relpath)).hexdigest()
+    return {"state": "file", "sha256": digest, "mode": stat.S_IMODE(info.st_mode)}
+
+
+def _json_state(root: Root, relpath: str, key: list[str]) -> State:
+    value = get_key(load(root, relpath), tuple(key))
+    return dict(ABSENT) if value is MISSING else {"state": "value", "value": value}
+
+
+def _current(root: Root, item: Item) -> State:
+    if item["kind"] == "json":
+        return _json_state(root, item["path"], item["key"])
+    return _path_state(root, item["path"])
+
+
+def _same(state: State, other: State) -> bool:
+    return {k: v for k, v in state.items() if k != "backup"} == {
+        k: v for k, v in other.items() if k != "backup"
+    }
+
+
+def _new_item(action: Action) -> Item:
+    if isinstance(action, SetJsonKey):
+        wrote = {"state": "value", "value": action.value}
+        return {
+            "id": action.id,
+            "kind": "json",
+            "path": action.relpath,
+            "key": list(action.key),
+            "wrote": wrote,
+        }
+    if isinstance(action, Symlink):
+        wrote = {"state": "symlink", "target": action.target}
+        return {"id": action.id, "kind": "symlink", "path": action.relpath, "wrote": wrote}
+    digest = hashlib.sha256(action.data).hexdigest()
+    wrote = {"state": "file", "sha256": digest, "mode": action.mode}
+    return {"id": action.id, "kind": "file", "path": action.relpath, "wrote": wrote}
+
+
+def _capture_before(root: Root, item: Item, current: State) -> State:
+    """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/."""
+    if item["kind"] == "json":
+        item["created_file"] = not root.exists(item["path"])
+    if current["state"] == "file":
+        backup = f"{BACKUP_DIR}/{item['path']}"
+        root.write_atomic(backup, root.read_bytes(item["path"]), current["mode"])
+        return {**current, "backup": backup}
+    return current
+
+
+# -- writing and restoring ----------------------------------------------------------------------
+
+
+def _write(root: Root, action: Action) -> None:
+    if isinstance(action, Symlink):
+        root.symlink_atomic(action.relpath, action.target)
+    elif isinstance(action, WriteFile):
+        if root.readlink(action.relpath) is not None:
+            root.remove(action.relpath)  # replace the link itself; undo puts it back
+        root.write_atomic(action.relpath, action.data, action.mode)
+    else:
+        _write_json(root, action.relpath, action.key, action.value)
+
+
+def _write_json(root: Root, relpath: str, key: tuple[str, ...], value: Any) -> None:
+    info = root.stat(relpath)
+    config = with_key(load(root, relpath), key, value)
+    root.write_atomic(relpath, dumps(config), stat.S_IMODE(info.st_mode) if info else 0o644)
+
+
+def _restore(root: Root, item: Item) -> str:
+    """Put back what was there before fexpkg; return a description of the change."""
+    path, before = item["path"], item["before"]
+    if item["kind"] == "json":
+        value = before["value"] if before["state"] == "value" else MISSING
+        remaining = with_key(load(root, path), tuple(item["key"]), value)
+        if item.get("created_file") and not remaining:
+            root.remove(root.resolve(path))  # the file itself, through a symlink if one leads there
+            return f"removed {root.display(path)}"
+        _write_json(root, path, tuple(item["key"]), value)
+        return f"restored {'.'.join(item['key'])} in {root.display(path)}"
+    if before["state"] == "absent":
+        root.remove(path)
+        return f"removed {root.display(path)}"
+    if before["state"] == "symlink":
+        root.symlink_atomic(path, before["target"])
+    else:
+        if root.readlink(path) is not None:
+            root.remove(path)
+        root.write_atomic(path, root.read_bytes(before["backup"]), before["mode"])
+    return f"restored {root.display(path)}"
+
+
+def _describe(root: Root, action: Action) -> str:
+    if isinstance(action, Symlink):
+        return f"linked {root.display(action.relpath)} -> {action.target}"
+    if isinstance(action, SetJsonKey):
+        return f"set {'.'.join(action.key)} = {action.value!r} in {root.display(action.relpath)}"
+    return f"wrote {root.display(action.relpath)}"
+
+
+def _changed_by_user(root: Root, item: Item) -> str:
+    what = ".".join(item["key"]) + " in " if item["kind"] == "json" else ""
+    return f"{what}{root.display(item['path'])} was changed since fexpkg wrote it: left alone"
+
+
+# -- apply and undo ---------------------------------------------------------------------------
+
+
+def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
+    fresh = _new_item(action)
+    current = _current(root, fresh)
+    item = manifest.items.get(action.id)
+    if item is None:
+        fresh["before"] = _capture_before(root, fresh, current)
+        item = manifest.items[action.id] = {**fresh, "done": False}
+        if _same(current, fresh["wrote"]):
+            item["done"] = True
+            manifest.save()
+            return
+    elif _same(current, fresh["wrote"]):
+        if item["wrote"] != fresh["wrote"] or not item["done"]:
+            item.update(wrote=fresh["wrote"], done=True)
+            manifest.save()
+        return
+    elif not (
+        _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
+    ):
+        result.warnings.append(_changed_by_user(root, item))
+        return
+    item.update(wrote=fresh["wrote"], done=False)
+    manifest.save()
+    _write(root, action)
+    item["done"] = True
+    manifest.save()
+    result.changes.append(_describe(root, action))
+
+
+def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> None:
+    try:
+        current = _current(root, item)
+        if _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"])):
+            if not _same(current, item["before"]):
+                result.changes.append(_restore(root, item))
+        else:
+            result.warnings.append(_changed_by_user(root, item))
+    except ConfigError as exc:
+        result.warnings.append(f"{exc}: not undone, run teardown again once it is fixed")
+        return
+    if "backup" in item["before"]:
+        root.remove(item["before"]["backup"])
+    del manifest.items[item["id"]]
+    manifest.save()
+
+
+def apply_plan(plan: Plan) -> Result:
+    """Bring the root to the plan's state; undo recorded items the plan no longer wants."""
+    root = Root(plan.target.root)
+    result = Result()
+    with root.lock():
+        manifest = Manifest(root)
+        wanted = {action.id for action in plan.actions}
+        for item in reversed(list(manifest.items.values())):
+            if item["id"] not in wanted:
+                _undo_item(root, manifest, item, result)
+        for action in plan.actions:
+            try:
+                _apply_action(root, manifest, action, result)
+            except ConfigError as exc:
+                result.warnings.append(str(exc))
+    return result
+
+
+def undo_all(root: Root) -> Result:
+    """Undo everything the manifest records, newest first."""
+    result = Result()
+    with root.lock():
+        manifest = Manifest(root)
+        for item in reversed(list(manifest.items.values())):
+            _undo_item(root, manifest, item, result)
+    return result

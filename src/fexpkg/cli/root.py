@@ -1,0 +1,96 @@
+"""`fexpkg setup | teardown | status`: configure FEX in a root (the host or an installroot)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fexpkg import actions
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the root commands to the `fexpkg` parser."""
+    setup = sub.add_parser("setup", help="configure FEX in a root for its page size")
+    _root_arg(setup)
+    setup.add_argument(
+        "--page-size",
+        default=None,
+        metavar="N|auto",
+        help="4096, 16384, 65536 or auto (default: $FEXPKG_PAGE_SIZE, the root's kernel, the host)",
+    )
+    _live_arg(setup)
+    setup.set_defaults(func=run_setup)
+
+    teardown = sub.add_parser("teardown", help="undo what setup wrote in a root")
+    _root_arg(teardown)
+    _live_arg(teardown)
+    teardown.set_defaults(func=run_teardown)
+
+    status = sub.add_parser("status", help="show how x86 programs run in a root")
+    _root_arg(status)
+    status.add_argument("--page-size", default=None, metavar="N|auto", help="as for setup")
+    status.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    status.set_defaults(func=run_status)
+
+
+def _root_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR", help="default: /")
+
+
+def _live_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-live",
+        dest="live",
+        action="store_false",
+        default=None,
+        help="only write files, do not touch /proc/sys/fs/binfmt_misc (default for a root not /)",
+    )
+
+
+def _summary(command: str, report: actions.Report) -> int:
+    """Log the report, then one summary line, all on stderr.
+
+    Nothing goes to stdout: libdnf5's actions plugin reads a command's stdout as assignments.
+    """
+    report.log()
+    changes, warnings = len(report.changes), len(report.warnings)
+    print(
+        f"{command} {report.root}: {changes} change{'s' * (changes != 1)}, "
+        f"{warnings} warning{'s' * (warnings != 1)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    return _summary("setup", actions.setup(args.root, args.page_size, live=args.live))
+
+
+def run_teardown(args: argparse.Namespace) -> int:
+    return _summary("teardown", actions.teardown(args.root, live=args.live))
+
+
+def _handler(handler: actions.Handler | None) -> str:
+    if handler is None:
+        return "none"
+    return f"{handler.name} ({handler.interpreter} {handler.flags}, {handler.source})"
+
+
+def run_status(args: argparse.Namespace) -> int:
+    st = actions.status(args.root, page_size=args.page_size)
+    if args.json:
+        print(json.dumps(st.as_dict(), indent=2, sort_keys=True))
+        return 0
+    print(f"root {st.root}: fex-emu {'installed' if st.installed else 'not installed'}")
+    print(f"page size {st.page_size} ({st.page_size_source}): {st.mode.value} mode")
+    print("handlers: " + (", ".join(h.name for h in st.handlers) or "none"))
+    for arch, handler in st.takes.items():
+        print(f"{arch} programs: {_handler(handler)}")
+    rootfs = st.rootfs
+    where = f" -> {rootfs.path}{'' if rootfs.exists else ' (missing)'}" if rootfs.path else ""
+    print(f"RootFS: {rootfs.value or 'not set'}{where} ({rootfs.source})")
+    for warning in st.warnings:
+        print(f"warning: {warning}")
+    return 0

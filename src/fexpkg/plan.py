@@ -1,0 +1,245 @@
+"""The desired state of a root for a Target, as a list of actions (reads only, writes nothing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fexpkg.binfmt import BinfmtEntry, is_mask, read_entries
+from fexpkg.errors import ConfigError
+from fexpkg.fexconfig import (
+    DEFAULT_ROOTFS,
+    GLOBAL_CONFIG,
+    ROOTFS_KEY,
+    KeyPath,
+    get_key,
+    load,
+    rootfs_path,
+    user_config_path,
+)
+from fexpkg.rootfs import Root
+from fexpkg.target import Mode, Target
+
+ARCHES = ("x86", "x86_64")
+PACKAGE_BINFMT = "usr/lib/binfmt.d/FEX-{arch}.conf"
+MASK = "etc/binfmt.d/FEX-{arch}.conf"
+NATIVE_BINFMT = "etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
+MUVM_BINFMT = "etc/binfmt.d/zz-fexpkg-muvm-{arch}.conf"
+MUVM_NAME = "fexpkg-muvm-{arch}"
+FEX_NAME = "FEX-{arch}"
+FEX_BINARIES = ("usr/bin/FEX", "usr/bin/FEXInterpreter")
+LAUNCHER = "usr/libexec/fexpkg/fex-muvm"
+MUVM = "usr/bin/muvm"
+ROOTFS_IMAGE = f"usr/share/fex-emu/RootFS/{DEFAULT_ROOTFS}"
+NO_ROOTFS = "no RootFS image installed: install fex-emu-rootfs-fedora"
+
+LAUNCHER_SCRIPT = b"""\
+#!/bin/sh
+# fex-muvm: written by fexpkg (`fexpkg teardown` removes it).
+# binfmt_misc handler for x86 programs on a kernel whose page size is not 4 KiB: FEX needs 4 KiB
+# pages, so the program runs under FEX inside a muvm microVM (4 KiB kernel, host files shared).
+# Registered with flags PF: $1 is the program's path, $2 its argv[0], then its arguments.
+# FEX's command line (FEX PROGRAM ARGS) has no place for argv[0], so it is dropped.
+MUVM=/usr/bin/muvm
+if [ -x /usr/bin/FEX ]; then FEX=/usr/bin/FEX; else FEX=/usr/bin/FEXInterpreter; fi
+if [ ! -x "$MUVM" ]; then
+    echo "fex-muvm: $MUVM is missing: install muvm to run x86 programs on this kernel" >&2
+    exit 127
+fi
+prog=$1
+shift
+if [ $# -gt 0 ]; then shift; fi
+exec "$MUVM" -- "$FEX" "$prog" "$@"
+"""
+
+# Flags of the launcher entries: P keeps argv[0] and F opens the launcher at registration (works
+# in containers and chroots). No O and no C: an open fd of the program or setuid credentials
+# cannot cross into the microVM, and C would run the launcher (and muvm) with the program's
+# setuid credentials.
+MUVM_FLAGS = "PF"
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """A file with this exact content and mode."""
+
+    relpath: str
+    data: bytes
+    mode: int = 0o644
+
+    @property
+    def id(self) -> str:
+        return self.relpath
+
+
+@dataclass(frozen=True)
+class Symlink:
+    """A symlink (the link itself, not followed) to `target`."""
+
+    relpath: str
+    target: str
+
+    @property
+    def id(self) -> str:
+        return self.relpath
+
+
+@dataclass(frozen=True)
+class SetJsonKey:
+    """One key of a JSON file set to `value`, every other key kept."""
+
+    relpath: str
+    key: KeyPath
+    value: Any
+
+    @property
+    def id(self) -> str:
+        return f"{self.relpath}#{'.'.join(self.key)}"
+
+
+Action = WriteFile | Symlink | SetJsonKey
+
+
+@dataclass
+class Plan:
+    """What a root should hold for a Target, and what to change in the live binfmt_misc."""
+
+    target: Target
+    installed: bool
+    actions: list[Action] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    register: list[BinfmtEntry] = field(default_factory=list)
+    unregister: list[str] = field(default_factory=list)
+
+
+def fex_installed(root: Root) -> bool:
+    """True when fex-emu is installed in the root (its binfmt.d files or its binary)."""
+    paths = [PACKAGE_BINFMT.format(arch=a) for a in ARCHES] + list(FEX_BINARIES)
+    return any(root.lexists(p) for p in paths)
+
+
+def package_entries(root: Root) -> dict[str, BinfmtEntry]:
+    """FEX's entries as its package installed them, by arch (arches without a file left out)."""
+    found = {}
+    for arch in ARCHES:
+        entries = read_entries(root, PACKAGE_BINFMT.format(arch=arch))
+        if entries:
+            found[arch] = entries[0][1]
+    return found
+
+
+def _user_owns_mask_path(root: Root, arch: str, warnings: list[str]) -> bool:
+    relpath = MASK.format(arch=arch)
+    if root.lexists(relpath) and not is_mask(root, relpath):
+        warnings.append(
+            f"{root.display(relpath)} is not fexpkg's: left alone, FEX's {arch} handler "
+            "is configured by it"
+        )
+        return True
+    return False
+
+
+def _native(root: Root, plan: Plan, home: Path) -> None:
+    for arch, entry in package_entries(root).items():
+        if _user_owns_mask_path(root, arch, plan.warnings):
+            continue
+        package = "/" + PACKAGE_BINFMT.format(arch=arch)
+        text = (
+            f"# Written by fexpkg: FEX's entry from {package}, applied after qemu/box64\n"
+            f"# (whose files sort after FEX-*) so that FEX handles {arch} programs.\n"
+            f"{entry.format()}\n"
+        )
+        plan.actions.append(Symlink(MASK.format(arch=arch), "/dev/null"))
+        plan.actions.append(WriteFile(NATIVE_BINFMT.format(arch=arch), text.encode()))
+        plan.register.append(entry)
+        plan.unregister.append(MUVM_NAME.format(arch=arch))
+    rootfs = _rootfs_action(root, plan.warnings, home)
+    if rootfs:
+        plan.actions.append(rootfs)
+
+
+def _rootfs_action(root: Root, warnings: list[str], home: Path) -> SetJsonKey | None:
+    if not root.exists(ROOTFS_IMAGE):
+        warnings.append(NO_ROOTFS)
+        return None
+    try:
+        config = load(root, GLOBAL_CONFIG)
+    except ConfigError as exc:
+        warnings.append(str(exc))
+        return None
+    current = get_key(config, ROOTFS_KEY)
+    if (
+        isinstance(current, str)
+        and current not in ("", DEFAULT_ROOTFS)
+        and root.exists(rootfs_path(root, current, home))
+    ):
+        warnings.append(
+            f"{root.display(GLOBAL_CONFIG)}: RootFS {current!r} differs from "
+            f"{DEFAULT_ROOTFS!r}: kept"
+        )
+        return None
+    return SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS)
+
+
+def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
+    entries = package_entries(root)
+    for arch, entry in entries.items():
+        if not _user_owns_mask_path(root, arch, plan.warnings):
+            plan.actions.append(Symlink(MASK.format(arch=arch), "/dev/null"))
+        plan.unregister.append(FEX_NAME.format(arch=arch))
+        launcher = dataclasses.replace(
+            entry, name=MUVM_NAME.format(arch=arch), interpreter="/" + LAUNCHER, flags=MUVM_FLAGS
+        )
+        text = (
+            f"# Written by fexpkg: {arch} programs run by FEX inside a muvm microVM,\n"
+            f"# because FEX needs 4 KiB pages and this kernel has {plan.target.page_size}.\n"
+            f"{launcher.format()}\n"
+        )
+        plan.actions.append(WriteFile(MUVM_BINFMT.format(arch=arch), text.encode()))
+        plan.register.append(launcher)
+    if entries:
+        plan.actions.insert(0, WriteFile(LAUNCHER, LAUNCHER_SCRIPT, 0o755))
+    plan.warnings.extend(muvm_warnings(root, env, home))
+
+
+def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
+    """What breaks FEX under muvm in this root: no muvm, no image, a user or env RootFS."""
+    warnings = []
+    if not root.exists(MUVM):
+        warnings.append("muvm is not installed: x86 programs cannot run; install muvm")
+    if not root.exists(ROOTFS_IMAGE):
+        warnings.append(NO_ROOTFS)
+    user = user_config_path(root, env, home)
+    try:
+        user_rootfs = get_key(load(root, user), ROOTFS_KEY)
+    except ConfigError as exc:
+        warnings.append(str(exc))
+        user_rootfs = None
+    if isinstance(user_rootfs, str) and user_rootfs:
+        warnings.append(
+            f"{root.display(user)} sets RootFS {user_rootfs!r}: it overrides muvm's and breaks "
+            "FEX in the microVM; remove it"
+        )
+    if env.get("FEX_ROOTFS"):
+        warnings.append("FEX_ROOTFS is set: it overrides muvm's RootFS and breaks FEX; unset it")
+    return warnings
+
+
+def make_plan(
+    target: Target, env: Mapping[str, str] = os.environ, home: Path | None = None
+) -> Plan:
+    """The full desired state of target.root for target.page_size."""
+    root = Root(target.root)
+    plan = Plan(target, installed=fex_installed(root))
+    if not plan.installed:
+        return plan
+    home = Path(home or env.get("HOME") or Path.home())
+    if target.mode is Mode.NATIVE:
+        _native(root, plan, home)
+    else:
+        _muvm(root, plan, env, home)
+    return plan

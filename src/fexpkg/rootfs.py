@@ -1,0 +1,260 @@
+"""Safe access to a target root: the only code that writes into one.
+
+Paths are root-relative. Symlinks are followed as if the root were `/` (a chroot): an absolute
+link target starts again at the root and `..` never climbs above it. The walk opens each directory
+with O_NOFOLLOW relative to its parent's fd, so no step can leave the root, even if the tree
+changes underneath. Writes are atomic: a temporary file in the same directory, fsync, rename,
+fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import secrets
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+from fexpkg.errors import UnsafePathError
+
+log = logging.getLogger(__name__)
+
+MAX_SYMLINKS = 40
+LOCK_PATH = "var/lib/fexpkg/lock"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+class Root:
+    """A directory tree treated as `/` (an installroot, an image tree or the host itself)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.path)!r})"
+
+    def display(self, relpath: str) -> str:
+        """The host path of `relpath` for messages (not resolved)."""
+        return str(self.path / relpath.lstrip("/"))
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    def _walk(self, relpath: str, *, follow: bool, create: bool) -> tuple[int, str, list[str]]:
+        """Open the directory holding relpath's last component; return (fd, name, dir names).
+
+        The caller owns the fd. `name` is '.' when the path resolves to a directory itself.
+        """
+        stack = [os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+        names: list[str] = []
+        todo = deque(_parts(relpath))
+        links = 0
+        try:
+            while todo:
+                part = todo.popleft()
+                if part == "..":
+                    if len(stack) > 1:
+                        os.close(stack.pop())
+                        names.pop()
+                    continue
+                target = None if (not todo and not follow) else _readlink(stack[-1], part)
+                if target is not None:
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise UnsafePathError(
+                            f"{self.display(relpath)}: too many levels of symbolic links"
+                        )
+                    if target.startswith("/"):
+                        while len(stack) > 1:
+                            os.close(stack.pop())
+                            names.pop()
+                    todo.extendleft(reversed(_parts(target)))
+                    continue
+                if not todo:
+                    return stack.pop(), part, names
+                stack.append(self._open_dir(stack[-1], part, relpath, create))
+                names.append(part)
+            return stack.pop(), ".", names
+        finally:
+            for fd in stack:
+                os.close(fd)
+
+    def _open_dir(self, parent: int, name: str, relpath: str, create: bool) -> int:
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=parent)
+            return self._open_dir(parent, name, relpath, create=False)
+        except (NotADirectoryError, OSError) as exc:
+            if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            raise UnsafePathError(
+                f"{self.display(relpath)}: {name} is not a directory; fix or remove it"
+            ) from exc
+
+    @contextlib.contextmanager
+    def _at(
+        self, relpath: str, *, follow: bool = True, create: bool = False
+    ) -> Iterator[tuple[int, str]]:
+        fd, name, _ = self._walk(relpath, follow=follow, create=create)
+        try:
+            yield fd, name
+        finally:
+            os.close(fd)
+
+    def resolve(self, relpath: str) -> str:
+        """The root-relative path `relpath` resolves to (symlinks followed inside the root)."""
+        fd, name, names = self._walk(relpath, follow=True, create=False)
+        os.close(fd)
+        return "/".join([*names, name] if name != "." else names)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_bytes(self, relpath: str) -> bytes:
+        """Content of a file; FileNotFoundError when it is missing."""
+        with self._at(relpath) as (dir_fd, name):
+            fd = _open_nofollow(dir_fd, name, os.O_RDONLY, self.display(relpath))
+            with os.fdopen(fd, "rb") as f:
+                return f.read()
+
+    def readlink(self, relpath: str) -> str | None:
+        """Target of a symlink, None when it is not one or is missing."""
+        try:
+            with self._at(relpath, follow=False) as (dir_fd, name):
+                return _readlink(dir_fd, name)
+        except (FileNotFoundError, UnsafePathError):
+            return None
+
+    def stat(self, relpath: str, *, follow: bool = True) -> os.stat_result | None:
+        """stat (or lstat) of a path inside the root, None when it is missing or unreachable."""
+        try:
+            with self._at(relpath, follow=follow) as (dir_fd, name):
+                return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError, UnsafePathError):
+            return None
+
+    def exists(self, relpath: str) -> bool:
+        """True when the path exists (symlinks followed, a dangling one does not)."""
+        return self.stat(relpath) is not None
+
+    def lexists(self, relpath: str) -> bool:
+        """True when the path exists, a dangling symlink included."""
+        return self.stat(relpath, follow=False) is not None
+
+    def listdir(self, relpath: str) -> list[str]:
+        """Names in a directory, [] when it is missing or not a directory."""
+        try:
+            with self._at(relpath) as (dir_fd, name):
+                fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError, UnsafePathError):
+            return []
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+                return []
+            raise
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def makedirs(self, relpath: str, mode: int = 0o755) -> None:
+        """Create a directory and its parents inside the root."""
+        with self._at(relpath, create=True) as (dir_fd, name):
+            if name != ".":
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, mode, dir_fd=dir_fd)
+                os.close(self._open_dir(dir_fd, name, relpath, create=False))
+
+    def write_atomic(self, relpath: str, data: bytes, mode: int = 0o644) -> None:
+        """Replace a file's content atomically; parents are created, a final symlink followed."""
+        with self._at(relpath, create=True) as (dir_fd, name):
+            tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fchmod(f.fileno(), mode)
+                    os.fsync(f.fileno())
+                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+            os.fsync(dir_fd)
+
+    def symlink_atomic(self, relpath: str, target: str) -> None:
+        """Make `relpath` a symlink to `target`, replacing what is there (the link itself)."""
+        with self._at(relpath, follow=False, create=True) as (dir_fd, name):
+            tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
+            os.symlink(target, tmp, dir_fd=dir_fd)
+            try:
+                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+            os.fsync(dir_fd)
+
+    def remove(self, relpath: str) -> bool:
+        """Remove a file or symlink (not followed); False when it was already missing."""
+        try:
+            with self._at(relpath, follow=False) as (dir_fd, name):
+                os.unlink(name, dir_fd=dir_fd)
+                os.fsync(dir_fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the root's fexpkg lock (flock on var/lib/fexpkg/lock), waiting for it if taken."""
+        with self._at(LOCK_PATH, create=True) as (dir_fd, name):
+            fd = _open_nofollow(
+                dir_fd, name, os.O_RDWR | os.O_CREAT, self.display(LOCK_PATH), mode=0o600
+            )
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning(
+                    "waiting for %s: another fexpkg is working on this root",
+                    self.display(LOCK_PATH),
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _readlink(dir_fd: int, name: str) -> str | None:
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            return None
+        raise
+
+
+def _open_nofollow(dir_fd: int, name: str, flags: int, display: str, mode: int = 0o644) -> int:
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(f"{display} changed into a symlink while in use") from exc
+        raise

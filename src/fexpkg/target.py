@@ -1,0 +1,125 @@
+"""The target of an action: a root directory and the page size of the kernel that will run it."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fexpkg.errors import FexpkgError
+from fexpkg.rootfs import Root
+
+log = logging.getLogger(__name__)
+
+NATIVE_PAGE_SIZE = 4096
+PAGE_SIZES = (4096, 16384, 65536)
+ENV_PAGE_SIZE = "FEXPKG_PAGE_SIZE"
+MODULES_DIR = "usr/lib/modules"
+FLAVOURS = {"16k": 16384, "64k": 65536}
+_KERNEL_PACKAGE = re.compile(r"^kernel-(16k|64k)(?:-|$)")
+_MODULES_FLAVOUR = re.compile(r"\+(16k|64k)$")
+
+
+class Mode(enum.Enum):
+    """How FEX runs on the target: directly (4 KiB pages) or inside a muvm microVM."""
+
+    NATIVE = "native"
+    MUVM = "muvm"
+
+
+def is_host(root: Path) -> bool:
+    """True when `root` is the running system's `/`."""
+    return Path(root).resolve() == Path("/")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A root directory and the page size of the kernel it runs on."""
+
+    root: Path
+    page_size: int
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.NATIVE if self.page_size == NATIVE_PAGE_SIZE else Mode.MUVM
+
+    @property
+    def is_host(self) -> bool:
+        return is_host(self.root)
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """A page size and where it came from, e.g. `from kernel-16k in /mnt/root`."""
+
+    value: int
+    source: str
+
+
+def _parse(value: str | int, origin: str) -> int | None:
+    """Validate an explicit page size; 'auto' means not set."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = None
+    if size not in PAGE_SIZES:
+        allowed = ", ".join(str(s) for s in PAGE_SIZES)
+        raise FexpkgError(f"invalid page size {value!r} ({origin}): use one of {allowed} or auto")
+    return size
+
+
+def _from_kernel_packages(names: Iterable[str]) -> tuple[int, str] | None:
+    for name in names:
+        match = _KERNEL_PACKAGE.match(name)
+        if match:
+            return FLAVOURS[match.group(1)], f"kernel-{match.group(1)}"
+    return None
+
+
+def _from_modules(root: Root) -> tuple[int, str] | None:
+    for name in sorted(root.listdir(MODULES_DIR)):
+        match = _MODULES_FLAVOUR.search(name)
+        if match:
+            return FLAVOURS[match.group(1)], f"{MODULES_DIR}/{name}"
+    return None
+
+
+def page_size_of(
+    root: Path,
+    explicit: str | int | None = None,
+    env: Mapping[str, str] = os.environ,
+    kernel_packages: Iterable[str] = (),
+) -> PageSize:
+    """Page size for `root` with its source: explicit, $FEXPKG_PAGE_SIZE, root's kernel, host."""
+    if explicit is not None:
+        size = _parse(explicit, "--page-size")
+        if size is not None:
+            return PageSize(size, "set explicitly")
+    if env.get(ENV_PAGE_SIZE):
+        size = _parse(env[ENV_PAGE_SIZE], ENV_PAGE_SIZE)
+        if size is not None:
+            return PageSize(size, f"from {ENV_PAGE_SIZE}")
+    if is_host(root):
+        return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
+    found = _from_kernel_packages(kernel_packages) or _from_modules(Root(root))
+    if found:
+        return PageSize(found[0], f"from {found[1]} in {root}")
+    return PageSize(NATIVE_PAGE_SIZE, f"no 16k or 64k kernel in {root}")
+
+
+def detect_page_size(
+    root: Path,
+    explicit: str | int | None = None,
+    env: Mapping[str, str] = os.environ,
+    kernel_packages: Iterable[str] = (),
+) -> int:
+    """The page size for `root` (see page_size_of); its source is logged."""
+    found = page_size_of(root, explicit, env, kernel_packages)
+    log.debug("page size %d (%s)", found.value, found.source)
+    return found.value

@@ -1,0 +1,214 @@
+"""setup / teardown / status entry points, live registration against a stand-in directory, CLI."""
+
+import argparse
+import importlib.util
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fexpkg import actions
+from fexpkg.binfmt import BinfmtMisc
+from fexpkg.errors import FexpkgError
+from fexpkg.target import Mode
+
+FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
+HOME = Path("/home/u")
+
+
+@pytest.fixture
+def root(tmp_path):
+    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
+
+
+@pytest.fixture
+def misc(tmp_path):
+    """A directory shaped like binfmt_misc: writes land in plain files we can read back."""
+    path = tmp_path / "binfmt_misc"
+    path.mkdir()
+    (path / "register").write_text("")
+    (path / "status").write_text("enabled\n")
+    return path
+
+
+def test_setup_not_installed_does_nothing(tmp_path):
+    report = actions.setup(tmp_path, 4096, env={})
+    assert report.changes == [] and report.warnings == []
+    assert report.notes == [f"fex-emu is not installed in {tmp_path}: nothing to set up"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_setup_detects_page_size_from_the_root(root):
+    (root / "usr/lib/modules/6.17.1-300.fc42.aarch64+16k").mkdir(parents=True)
+    report = actions.setup(root, env={})
+    assert (report.page_size, report.mode) == (16384, Mode.MUVM)
+    assert report.page_size_source == f"from usr/lib/modules/6.17.1-300.fc42.aarch64+16k in {root}"
+    assert (root / "usr/libexec/fexpkg/fex-muvm").stat().st_mode & 0o777 == 0o755
+
+
+def test_report_logs_changes_and_warnings(root, caplog):
+    caplog.set_level(logging.INFO)
+    (root / "usr/share/fex-emu/RootFS/default.erofs").unlink()
+    report = actions.setup(root, "4096", env={})
+    assert report.warnings == ["no RootFS image installed: install fex-emu-rootfs-fedora"]
+    report.log()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["no RootFS image installed: install fex-emu-rootfs-fedora"]
+    assert "zz-fexpkg-FEX-x86.conf" in caplog.text
+
+
+def test_live_native_reregisters_fex_last(root, misc):
+    (misc / "fexpkg-muvm-x86").write_text("enabled\n")
+    report = actions.setup(root, 4096, live=True, env={}, binfmt_misc=BinfmtMisc(misc))
+    assert f"unregistered fexpkg-muvm-x86 from {misc}" in report.changes
+    assert (misc / "fexpkg-muvm-x86").read_text().startswith("-1")
+    # the stand-in keeps only the last write: FEX-x86_64 registered last
+    assert (misc / "register").read_text().startswith(":FEX-x86_64:M:0:")
+    assert f"registered FEX-x86 in {misc}" in report.changes
+
+
+def test_live_muvm_registers_launcher_entries(root, misc):
+    (misc / "FEX-x86").write_text("enabled\n")
+    report = actions.setup(root, 16384, live=True, env={}, binfmt_misc=BinfmtMisc(misc))
+    assert (misc / "FEX-x86").read_text().startswith("-1")
+    assert (misc / "register").read_text() == (
+        (root / "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf").read_text().splitlines()[-1] + "\n"
+    )
+    assert f"registered fexpkg-muvm-x86_64 in {misc}" in report.changes
+
+
+def test_missing_binfmt_misc_is_a_warning(root, tmp_path):
+    report = actions.setup(root, 4096, live=True, env={}, binfmt_misc=BinfmtMisc(tmp_path / "no"))
+    assert any("binfmt_misc is not available" in w for w in report.warnings)
+    assert (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").exists()
+    report = actions.teardown(root, live=True, env={}, binfmt_misc=BinfmtMisc(tmp_path / "no"))
+    assert any("binfmt_misc is not available" in w for w in report.warnings)
+    assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").exists()
+
+
+def test_teardown_unregisters_launcher_entries(root, misc):
+    actions.setup(root, 16384, live=True, env={}, binfmt_misc=BinfmtMisc(misc))
+    (misc / "fexpkg-muvm-x86_64").write_text("enabled\n")
+    env = {"FEXPKG_PAGE_SIZE": "16384"}
+    report = actions.teardown(root, live=True, env=env, binfmt_misc=BinfmtMisc(misc))
+    assert f"unregistered fexpkg-muvm-x86_64 from {misc}" in report.changes
+    assert not any(c.startswith("registered") for c in report.changes)
+    report = actions.teardown(
+        root, live=True, env={"FEXPKG_PAGE_SIZE": "4096"}, binfmt_misc=BinfmtMisc(misc)
+    )
+    assert f"registered FEX-x86_64 in {misc}" in report.changes
+
+
+def test_status_before_and_after_setup(root):
+    (root / "usr/bin/erofsfuse").write_text("")
+    before = actions.status(root, {}, HOME, page_size=4096)
+    assert before.takes["x86_64"].name == "qemu-x86_64"
+    assert before.takes["x86"].name == "FEX-x86"
+    text = "\n".join(before.warnings)
+    assert "qemu-x86_64 (/usr/bin/qemu-x86_64-static" in text and "instead of FEX" in text
+    assert "no RootFS configured" in text
+    actions.setup(root, 4096, env={})
+    after = actions.status(root, {}, HOME, page_size=4096)
+    assert after.takes["x86_64"].source == "/etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
+    assert [h.name for h in after.handlers] == ["qemu-x86_64", "FEX-x86", "FEX-x86_64"]
+    assert after.rootfs.path == "/usr/share/fex-emu/RootFS/default.erofs" and after.rootfs.exists
+    assert after.warnings == []
+    assert after.live is None
+
+
+def test_status_warnings_for_overrides_and_erofsfuse(root):
+    actions.setup(root, 4096, env={})
+    (root / "home/u/.fex-emu").mkdir(parents=True)
+    (root / "home/u/.fex-emu/Config.json").write_text('{"Config": {"RootFS": "default.erofs"}}')
+    text = "\n".join(actions.status(root, {}, HOME, page_size=4096).warnings)
+    assert "from /home/u/.fex-emu/Config.json overrides the global one" in text
+    assert "install erofs-fuse" in text
+
+
+def test_status_muvm(root):
+    actions.setup(root, 16384, env={})
+    st = actions.status(root, {"FEX_ROOTFS": "/x"}, HOME, page_size=16384)
+    assert st.takes["x86"].interpreter == "/usr/libexec/fexpkg/fex-muvm"
+    text = "\n".join(st.warnings)
+    assert "muvm is not installed" in text and "FEX_ROOTFS is set" in text
+    data = st.as_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert sorted(data) == sorted(
+        [
+            "root",
+            "page_size",
+            "page_size_source",
+            "mode",
+            "fex_installed",
+            "handlers",
+            "live",
+            "takes",
+            "rootfs",
+            "warnings",
+        ]
+    )
+
+
+def test_status_on_host_reads_live_entries(misc):
+    (misc / "FEX-x86_64").write_text(
+        "enabled\ninterpreter /usr/bin/FEX\nflags: POCF\noffset 0\n"
+        "magic 7f454c4602010100000000000000000002003e00\n"
+        "mask fffffffffffefe00000000fffffffffffeffffff\n"
+    )
+    st = actions.status(Path("/"), {}, HOME, binfmt_misc=BinfmtMisc(misc))
+    assert [h.name for h in st.live] == ["FEX-x86_64"]
+    assert st.takes["x86_64"].source == "binfmt_misc"
+
+
+def load_cli_root():
+    """fexpkg/cli/root.py loaded on its own: the package's __init__ imports every group."""
+    path = Path(actions.__file__).parent / "cli/root.py"
+    spec = importlib.util.spec_from_file_location("fexpkg_cli_root_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cli(*argv):
+    cli_root = load_cli_root()
+    parser = argparse.ArgumentParser(prog="fexpkg")
+    cli_root.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_setup_status_teardown(root, capsys, caplog, monkeypatch):
+    caplog.set_level(logging.INFO)
+    monkeypatch.delenv("FEXPKG_PAGE_SIZE", raising=False)
+    assert cli("setup", "--root", str(root), "--page-size", "4096") == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"setup {root}: 5 changes, 0 warnings\n")
+    assert "page size 4096 (set explicitly): native mode" in caplog.text
+    assert "zz-fexpkg-FEX-x86_64.conf" in caplog.text
+    assert cli("status", "--root", str(root), "--page-size", "4096") == 0
+    out = capsys.readouterr().out
+    assert "x86_64 programs: FEX-x86_64 (/usr/bin/FEXInterpreter POCF" in out
+    assert cli("status", "--root", str(root), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["page_size"] == 4096
+    assert cli("teardown", "--root", str(root), "--no-live") == 0
+    assert capsys.readouterr() == ("", f"teardown {root}: 5 changes, 0 warnings\n")
+    assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").exists()
+
+
+def test_teardown_does_not_reregister_a_user_masked_fex(root, misc):
+    actions.setup(root, 4096, env={})
+    actions.teardown(root, env={})
+    (root / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
+    env = {"FEXPKG_PAGE_SIZE": "4096"}
+    report = actions.teardown(root, live=True, env=env, binfmt_misc=BinfmtMisc(misc))
+    assert [c for c in report.changes if c.startswith("registered")] == [
+        f"registered FEX-x86_64 in {misc}"
+    ]
+
+
+def test_missing_root_is_a_clear_error(tmp_path):
+    for call in (actions.setup, actions.teardown, actions.status):
+        with pytest.raises(FexpkgError, match="is not a directory"):
+            call(tmp_path / "nope")

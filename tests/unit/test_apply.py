@@ -1,0 +1,243 @@
+"""Applying and undoing plans with the manifest: idempotence, convergence, user changes."""
+
+import json
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fexpkg import apply as apply_mod
+from fexpkg.apply import MANIFEST, apply_plan, undo_all
+from fexpkg.plan import make_plan
+from fexpkg.rootfs import Root
+from fexpkg.target import Target
+
+FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
+CONFIG = "usr/share/fex-emu/Config.json"
+
+
+@pytest.fixture
+def root(tmp_path):
+    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
+
+
+def setup(root, page_size=4096):
+    return apply_plan(make_plan(Target(root, page_size), {}, Path("/home/u")))
+
+
+def state(root):
+    """Every path with its content or link target (the manifest and lock aside)."""
+    result = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if rel.startswith("var/lib/fexpkg"):
+            continue
+        if p.is_symlink():
+            result[rel] = ("->", os.readlink(p))
+        elif p.is_file():
+            result[rel] = (p.read_bytes(), p.stat().st_mode & 0o777)
+    return result
+
+
+def test_setup_then_teardown_restores_the_tree(root):
+    before = state(root)
+    result = setup(root)
+    assert len(result.changes) == 5
+    assert os.readlink(root / "etc/binfmt.d/FEX-x86.conf") == "/dev/null"
+    assert json.loads((root / CONFIG).read_text()) == {"Config": {"RootFS": "default.erofs"}}
+    teardown = undo_all(Root(root))
+    assert teardown.warnings == []
+    assert state(root) == before
+    assert not (root / MANIFEST).exists()
+
+
+def test_second_apply_changes_nothing(root):
+    setup(root)
+    paths = [root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf", root / CONFIG, root / MANIFEST]
+    mtimes = [p.stat().st_mtime_ns for p in paths]
+    result = setup(root)
+    assert result.changes == [] and result.warnings == []
+    assert [p.stat().st_mtime_ns for p in paths] == mtimes
+
+
+def test_user_keys_survive_setup_and_teardown(root):
+    user = {"Config": {"Multiblock": "1", "RootFS": ""}, "ThunksDB": {"GL": 1, "Vulkan": 0}}
+    (root / CONFIG).write_text(json.dumps(user))
+    setup(root)
+    written = json.loads((root / CONFIG).read_text())
+    assert written == {**user, "Config": {"Multiblock": "1", "RootFS": "default.erofs"}}
+    undo_all(Root(root))
+    assert json.loads((root / CONFIG).read_text()) == user
+
+
+def test_user_change_after_setup_is_left_alone(root):
+    setup(root)
+    (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").write_text("# mine now\n")
+    config = json.loads((root / CONFIG).read_text())
+    config["Config"]["RootFS"] = "/opt/mine"
+    config["Config"]["Other"] = "x"
+    (root / CONFIG).write_text(json.dumps(config))
+    again = setup(root)
+    assert any(
+        "zz-fexpkg-FEX-x86.conf was changed since fexpkg wrote it" in w for w in again.warnings
+    )
+    assert (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").read_text() == "# mine now\n"
+    result = undo_all(Root(root))
+    assert (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").read_text() == "# mine now\n"
+    assert json.loads((root / CONFIG).read_text())["Config"] == {
+        "RootFS": "/opt/mine",
+        "Other": "x",
+    }
+    assert len(result.warnings) == 2
+    assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").exists()
+
+
+def test_preexisting_file_is_backed_up_and_restored(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").write_text("# old\n")
+    os.chmod(root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf", 0o600)
+    setup(root)
+    assert "FEX-x86:M" in (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").read_text()
+    undo_all(Root(root))
+    path = root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"
+    assert path.read_text() == "# old\n" and path.stat().st_mode & 0o777 == 0o600
+    assert not list((root / "var/lib/fexpkg/backup").rglob("*.conf"))
+
+
+def test_switching_mode_converges(root):
+    (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
+    fresh_muvm = shutil.copytree(root, root.parent / "fresh", symlinks=True)
+    setup(root, 4096)
+    setup(root, 16384)
+    setup(fresh_muvm, 16384)
+    assert state(root) == state(fresh_muvm)
+    assert not (root / CONFIG).exists()
+    assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").exists()
+    setup(root, 4096)
+    assert not (root / "usr/libexec/fexpkg/fex-muvm").exists()
+    undo_all(Root(root))
+    undo_all(Root(fresh_muvm))
+    assert state(root) == state(fresh_muvm)
+
+
+def test_interrupted_setup_is_completed(root, monkeypatch):
+    real_write = apply_mod._write
+    calls = []
+
+    def dying_write(r, action):
+        calls.append(action)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # killed between the manifest's pending record and the write
+        real_write(r, action)
+
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.setattr(apply_mod, "_write", real_write)
+    pending = [i for i in json.loads((root / MANIFEST).read_text())["items"] if not i["done"]]
+    assert len(pending) == 1
+    assert len(setup(root).changes) == 3
+    assert all(i["done"] for i in json.loads((root / MANIFEST).read_text())["items"])
+    before_setup = shutil.copytree(FIXTURE, root.parent / "pristine", symlinks=True)
+    undo_all(Root(root))
+    assert state(root) == state(before_setup)
+
+
+def test_interrupted_setup_then_teardown(root, monkeypatch):
+    def dying_write(r, action):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    result = undo_all(Root(root))
+    assert result.warnings == [] and result.changes == []
+    assert not (root / MANIFEST).exists()
+
+
+def test_broken_config_is_never_overwritten(root):
+    (root / CONFIG).write_text('{"Config": \n')
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    assert any("Config.json:2: invalid JSON" in w for w in plan.warnings)
+    apply_plan(plan)
+    assert (root / CONFIG).read_text() == '{"Config": \n'
+
+
+def test_hostile_config_symlink_stays_inside_root(root, tmp_path):
+    outside = tmp_path / "host-config.json"
+    outside.write_text('{"host": 1}')
+    (root / CONFIG).symlink_to(outside)
+    setup(root)
+    assert outside.read_text() == '{"host": 1}'
+    inside = root / str(outside).lstrip("/")
+    assert json.loads(inside.read_text()) == {"Config": {"RootFS": "default.erofs"}}
+    undo_all(Root(root))
+    assert outside.read_text() == '{"host": 1}'
+    assert not inside.exists()
+
+
+def _setup_in_process(root):
+    setup(Path(root))
+
+
+def test_concurrent_setups_in_two_processes(root):
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_setup_in_process, args=(str(root),)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    items = json.loads((root / MANIFEST).read_text())["items"]
+    assert len(items) == 5 and all(i["done"] for i in items)
+    assert all(i["before"]["state"] == "absent" for i in items)
+
+
+def test_package_update_rewrites_our_file_without_warning(root):
+    setup(root)
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    result = setup(root)
+    assert result.warnings == []
+    assert result.changes == [f"wrote {root}/etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"]
+    assert ":/usr/bin/FEX:POCF" in (root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").read_text()
+    undo_all(Root(root))
+    assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").exists()
+
+
+def test_teardown_with_broken_config_keeps_the_record(root):
+    setup(root)
+    (root / CONFIG).write_text("{broken")
+    result = undo_all(Root(root))
+    assert any("not undone, run teardown again" in w for w in result.warnings)
+    assert (root / CONFIG).read_text() == "{broken"
+    items = json.loads((root / MANIFEST).read_text())["items"]
+    assert [i["kind"] for i in items] == ["json"]
+    (root / CONFIG).write_text('{"Config": {"RootFS": "default.erofs"}}')
+    assert undo_all(Root(root)).warnings == []
+    assert not (root / CONFIG).exists() and not (root / MANIFEST).exists()
+
+
+@pytest.mark.parametrize("link", ["absolute", "../../../../../.."])
+@pytest.mark.parametrize("where", ["etc/binfmt.d", "usr/share/fex-emu"])
+def test_setup_and_teardown_through_hostile_dir_symlinks(root, tmp_path, link, where):
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "keep").write_text("host file")
+    hostile = root / where
+    if hostile.exists():  # usr/share/fex-emu: move the RootFS image to where the link leads
+        shutil.rmtree(hostile)
+    hostile.parent.mkdir(parents=True, exist_ok=True)
+    hostile.symlink_to(outside if link == "absolute" else link)
+    if where == "usr/share/fex-emu":
+        inside = root / (str(outside).lstrip("/") if link == "absolute" else "")
+        (inside / "RootFS").mkdir(parents=True)
+        (inside / "RootFS/default.erofs").write_text("image")
+        assert Root(root).resolve(f"{where}/RootFS") == str((inside / "RootFS").relative_to(root))
+    setup(root)
+    undo_all(Root(root))
+    assert sorted(p.name for p in outside.iterdir()) == ["keep"]
+    assert (outside / "keep").read_text() == "host file"

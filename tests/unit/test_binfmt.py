@@ -1,0 +1,162 @@
+"""binfmt_misc lines, the binfmt.d model and parsing of the live interface."""
+
+import pytest
+
+from fexpkg.binfmt import (
+    BinfmtEntry,
+    BinfmtMisc,
+    effective_handlers,
+    elf_header,
+    handler_for,
+    parse_status,
+)
+from fexpkg.errors import BinfmtError
+from fexpkg.rootfs import Root
+
+FEX_X86 = (
+    r":FEX-x86:M:0:\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00"
+    r":\xff\xff\xff\xff\xff\xfe\xfe\x00\x00\x00\x00\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+    r":/usr/bin/FEXInterpreter:POCF"
+)
+FEX_X86_64 = (
+    r":FEX-x86_64:M:0:\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
+    r":\xff\xff\xff\xff\xff\xfe\xfe\x00\x00\x00\x00\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+    r":/usr/bin/FEX:POCF"
+)
+QEMU_X86_64 = FEX_X86_64.replace("FEX-x86_64", "qemu-x86_64").replace(
+    "/usr/bin/FEX:POCF", "/usr/bin/qemu-x86_64-static:POCF"
+)
+
+
+@pytest.mark.parametrize("line", [FEX_X86, FEX_X86_64, QEMU_X86_64])
+def test_round_trip_is_byte_for_byte(line):
+    assert BinfmtEntry.parse_line(line + "\n").format() == line
+
+
+def test_parsed_fields():
+    entry = BinfmtEntry.parse_line(FEX_X86_64)
+    assert entry.name == "FEX-x86_64"
+    assert entry.type == "M" and entry.offset == 0
+    assert entry.magic[:4] == b"\x7fELF" and entry.magic[18] == 0x3E and len(entry.magic) == 20
+    assert len(entry.mask) == 20
+    assert entry.interpreter == "/usr/bin/FEX" and entry.flags == "POCF"
+
+
+def test_matches_the_right_elf():
+    x86, x86_64 = BinfmtEntry.parse_line(FEX_X86), BinfmtEntry.parse_line(FEX_X86_64)
+    assert x86.matches(elf_header("x86")) and not x86.matches(elf_header("x86_64"))
+    assert x86_64.matches(elf_header("x86_64")) and not x86_64.matches(elf_header("x86"))
+    assert len(elf_header("x86")) == 52 and len(elf_header("x86_64")) == 64
+    # ET_DYN (3) is accepted through the mask's \xfe on e_type
+    dyn = bytearray(elf_header("x86_64"))
+    dyn[16] = 3
+    assert x86_64.matches(bytes(dyn))
+    assert not x86_64.matches(b"\x7fELF")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (":x:Z:0:ab::/i:", "type"),
+        (":x:M:zero:ab::/i:", "offset"),
+        (":x:M:0:ab:\\xff:/i:", "mask"),
+        (":x:M:0:ab::/i:Q", "flags"),
+        (":x:M:0:ab", "fields"),
+        (":x:M:0:ab::", "interpreter"),
+        (":x:M:0:::/i:", "empty magic"),
+        ("::M:0:ab::/i:", "name"),
+    ],
+)
+def test_invalid_lines_quote_the_text(line, reason):
+    with pytest.raises(BinfmtError, match=reason) as info:
+        BinfmtEntry.parse_line(line)
+    assert line in str(info.value)
+
+
+def write(root, relpath, text):
+    path = root.path / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def root(tmp_path):
+    return Root(tmp_path)
+
+
+def test_qemu_sorts_after_fex_and_wins(root):
+    write(root, "usr/lib/binfmt.d/FEX-x86_64.conf", FEX_X86_64 + "\n")
+    write(root, "usr/lib/binfmt.d/qemu-x86_64-static.conf", "# qemu\n" + QEMU_X86_64 + "\n")
+    entries = effective_handlers(root)
+    assert [a.entry.name for a in entries] == ["FEX-x86_64", "qemu-x86_64"]
+    winner = handler_for(elf_header("x86_64"), entries)
+    assert winner.entry.name == "qemu-x86_64"
+    assert winner.relpath == "usr/lib/binfmt.d/qemu-x86_64-static.conf" and winner.lineno == 2
+    assert handler_for(elf_header("x86"), entries) is None
+
+
+def test_etc_overrides_run_overrides_usr_lib_and_masks(root):
+    write(root, "usr/lib/binfmt.d/FEX-x86.conf", FEX_X86 + "\n")
+    write(root, "run/binfmt.d/FEX-x86.conf", FEX_X86.replace("FEXInterpreter", "run") + "\n")
+    assert effective_handlers(root)[0].entry.interpreter == "/usr/bin/run"
+    write(
+        root, "etc/binfmt.d/FEX-x86.conf", "; comment\n" + FEX_X86.replace("FEXInterpreter", "etc")
+    )
+    assert effective_handlers(root)[0].relpath == "etc/binfmt.d/FEX-x86.conf"
+    (root.path / "etc/binfmt.d/FEX-x86.conf").unlink()
+    (root.path / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
+    assert effective_handlers(root) == []
+
+
+def test_same_name_registered_again_moves_last(root):
+    write(root, "usr/lib/binfmt.d/FEX-x86_64.conf", FEX_X86_64 + "\n")
+    write(root, "usr/lib/binfmt.d/qemu-x86_64-static.conf", QEMU_X86_64 + "\n")
+    write(root, "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf", FEX_X86_64 + "\n")
+    entries = effective_handlers(root)
+    assert [(a.entry.name, a.relpath) for a in entries] == [
+        ("qemu-x86_64", "usr/lib/binfmt.d/qemu-x86_64-static.conf"),
+        ("FEX-x86_64", "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"),
+    ]
+    assert handler_for(elf_header("x86_64"), entries).entry.name == "FEX-x86_64"
+
+
+def test_bad_line_is_skipped_with_warning(root, caplog):
+    write(root, "etc/binfmt.d/bad.conf", ":broken\n" + FEX_X86 + "\n")
+    assert [a.entry.name for a in effective_handlers(root)] == ["FEX-x86"]
+    assert "bad.conf:1" in caplog.text
+
+
+def test_parse_status_of_a_live_entry():
+    text = (
+        "enabled\ninterpreter /usr/bin/FEX\nflags: POCF\noffset 0\n"
+        "magic 7f454c4602010100000000000000000002003e00\n"
+        "mask fffffffffffefe00000000fffffffffffeffffff\n"
+    )
+    live = parse_status("FEX-x86_64", text)
+    assert live.enabled
+    assert live.entry == BinfmtEntry.parse_line(FEX_X86_64)
+    assert not parse_status("x", "disabled\ninterpreter /i\nflags: \nextension .exe\n").enabled
+
+
+def test_missing_binfmt_misc_is_one_line_error(tmp_path):
+    misc = BinfmtMisc(tmp_path / "nope")
+    assert not misc.available()
+    with pytest.raises(BinfmtError, match="not available") as info:
+        misc.registered()
+    assert "\n" not in str(info.value)
+    (tmp_path / "empty").mkdir()
+    assert not BinfmtMisc(tmp_path / "empty").available()
+
+
+def test_fake_directory_interface(tmp_path):
+    """Against a plain directory: register/unregister write what the kernel expects."""
+    (tmp_path / "register").write_text("")
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "FEX-x86").write_text("enabled\ninterpreter /usr/bin/FEXInterpreter\nflags: POCF\n")
+    misc = BinfmtMisc(tmp_path)
+    assert list(misc.registered()) == ["FEX-x86"]
+    misc.register(BinfmtEntry.parse_line(FEX_X86))
+    assert (tmp_path / "register").read_text() == FEX_X86 + "\n"
+    assert misc.unregister("FEX-x86")
+    assert (tmp_path / "FEX-x86").read_text().startswith("-1")
+    assert not misc.unregister("qemu-x86_64")

@@ -1,0 +1,104 @@
+"""FEX Config.json reading, key changes and the RootFS in effect."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fexpkg.errors import ConfigError
+from fexpkg.fexconfig import (
+    MISSING,
+    ROOTFS_KEY,
+    get_key,
+    load,
+    resolve_rootfs,
+    user_config_path,
+    with_key,
+)
+from fexpkg.rootfs import Root
+
+HOME = Path("/home/u")
+
+
+@pytest.fixture
+def root(tmp_path):
+    return Root(tmp_path)
+
+
+def put(root, relpath, data=b""):
+    path = root.path / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else json.dumps(data).encode())
+
+
+def test_load_missing_and_valid(root):
+    assert load(root, "usr/share/fex-emu/Config.json") is None
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "x"}, "ThunksDB": {"GL": 1}})
+    assert load(root, "usr/share/fex-emu/Config.json")["ThunksDB"] == {"GL": 1}
+
+
+def test_broken_json_names_file_and_line(root):
+    put(root, "usr/share/fex-emu/Config.json", b'{\n  "Config": {\n    "RootFS": ,\n  }\n}\n')
+    with pytest.raises(ConfigError, match=r"Config\.json:3: invalid JSON"):
+        load(root, "usr/share/fex-emu/Config.json")
+
+
+def test_non_object_is_an_error(root):
+    put(root, "c.json", b'{"Config": []}')
+    with pytest.raises(ConfigError, match="expected"):
+        load(root, "c.json")
+
+
+def test_with_key_sets_and_removes_keeping_others():
+    config = {"Config": {"Multiblock": "1"}, "ThunksDB": {"GL": 1}}
+    added = with_key(config, ROOTFS_KEY, "default.erofs")
+    assert added == {
+        "Config": {"Multiblock": "1", "RootFS": "default.erofs"},
+        "ThunksDB": {"GL": 1},
+    }
+    assert config == {"Config": {"Multiblock": "1"}, "ThunksDB": {"GL": 1}}  # not mutated
+    assert with_key(added, ROOTFS_KEY, MISSING) == config
+    assert with_key({"Config": {"RootFS": "x"}}, ROOTFS_KEY, MISSING) == {}
+    assert get_key(config, ROOTFS_KEY) is MISSING
+    assert get_key(None, ROOTFS_KEY) is MISSING
+
+
+def test_user_config_location(root):
+    assert user_config_path(root, {}, HOME) == "home/u/.config/fex-emu/Config.json"
+    assert user_config_path(root, {"XDG_CONFIG_HOME": "/x"}, HOME) == "x/fex-emu/Config.json"
+    env = {"FEX_APP_CONFIG_LOCATION": "/app", "XDG_CONFIG_HOME": "/x"}
+    assert user_config_path(root, env, HOME) == "app/Config.json"
+    (root.path / "home/u/.fex-emu").mkdir(parents=True)
+    assert user_config_path(root, env, HOME) == "home/u/.fex-emu/Config.json"
+
+
+def test_rootfs_unset(root):
+    found = resolve_rootfs(root, {}, HOME)
+    assert (found.value, found.path, found.exists) == (None, None, False)
+
+
+def test_bare_name_under_global_data_dir(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "default.erofs"}})
+    found = resolve_rootfs(root, {}, HOME)
+    assert found.path == "/usr/share/fex-emu/RootFS/default.erofs" and not found.exists
+    assert found.source == "/usr/share/fex-emu/Config.json"
+    put(root, "usr/share/fex-emu/RootFS/default.erofs")
+    assert resolve_rootfs(root, {}, HOME).exists
+
+
+def test_bare_name_under_user_data_dir_first(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "mine"}})
+    put(root, "usr/share/fex-emu/RootFS/mine")
+    put(root, "home/u/.fex-emu/RootFS/mine")
+    assert resolve_rootfs(root, {}, HOME).path == "/home/u/.fex-emu/RootFS/mine"
+
+
+def test_user_then_env_override(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "default.erofs"}})
+    put(root, "home/u/.config/fex-emu/Config.json", {"Config": {"RootFS": "/opt/rootfs"}})
+    found = resolve_rootfs(root, {}, HOME)
+    assert (found.value, found.source) == ("/opt/rootfs", "/home/u/.config/fex-emu/Config.json")
+    found = resolve_rootfs(root, {"FEX_ROOTFS": "/srv/r"}, HOME)
+    assert (found.value, found.path, found.source) == ("/srv/r", "/srv/r", "FEX_ROOTFS")
+    empty = resolve_rootfs(root, {"FEX_ROOTFS": ""}, HOME)
+    assert empty.value == "/opt/rootfs"

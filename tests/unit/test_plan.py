@@ -1,0 +1,144 @@
+"""The desired state of a root per mode (pure: nothing is written)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fexpkg.binfmt import BinfmtEntry
+from fexpkg.plan import LAUNCHER_SCRIPT, SetJsonKey, Symlink, WriteFile, make_plan
+from fexpkg.target import Target
+
+FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
+HOME = Path("/home/u")
+
+
+@pytest.fixture
+def root(tmp_path):
+    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
+
+
+def tree(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def plan_for(root, page_size, env=None):
+    return make_plan(Target(root, page_size), env or {}, HOME)
+
+
+def by_path(plan):
+    return {a.relpath: a for a in plan.actions}
+
+
+def test_native_masks_fex_files_and_readds_them_last(root):
+    before = tree(root)
+    plan = plan_for(root, 4096)
+    assert tree(root) == before  # pure
+    actions = by_path(plan)
+    package = (root / "usr/lib/binfmt.d/FEX-x86_64.conf").read_text().strip()
+    assert actions["etc/binfmt.d/FEX-x86_64.conf"] == Symlink(
+        "etc/binfmt.d/FEX-x86_64.conf", "/dev/null"
+    )
+    text = actions["etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"].data.decode()
+    assert text.splitlines()[-1] == package
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [package]
+    assert (
+        actions["etc/binfmt.d/zz-fexpkg-FEX-x86.conf"]
+        .data.decode()
+        .endswith((root / "usr/lib/binfmt.d/FEX-x86.conf").read_text())
+    )
+    assert actions["usr/share/fex-emu/Config.json"] == SetJsonKey(
+        "usr/share/fex-emu/Config.json", ("Config", "RootFS"), "default.erofs"
+    )
+    assert [e.name for e in plan.register] == ["FEX-x86", "FEX-x86_64"]
+    assert plan.warnings == []
+
+
+def test_native_takes_the_interpreter_from_the_package(root):
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    text = by_path(plan_for(root, 4096))["etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"].data.decode()
+    assert ":/usr/bin/FEX:POCF" in text
+
+
+def test_arch_without_package_file_is_skipped(root):
+    (root / "usr/lib/binfmt.d/FEX-x86.conf").unlink()
+    paths = set(by_path(plan_for(root, 4096)))
+    assert not any("FEX-x86.conf" in p for p in paths)
+    assert "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf" in paths
+
+
+def test_users_own_etc_file_is_left_alone(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    (root / "etc/binfmt.d/FEX-x86.conf").write_text("# mine\n")
+    plan = plan_for(root, 4096)
+    assert not any("FEX-x86.conf" in a.relpath for a in plan.actions)
+    assert any("FEX-x86.conf is not fexpkg's" in w for w in plan.warnings)
+
+
+def test_missing_image_warns_and_sets_no_rootfs(root):
+    (root / "usr/share/fex-emu/RootFS/default.erofs").unlink()
+    plan = plan_for(root, 4096)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert plan.warnings == ["no RootFS image installed: install fex-emu-rootfs-fedora"]
+
+
+def write_config(root, config):
+    (root / "usr/share/fex-emu/Config.json").write_text(json.dumps(config))
+
+
+def test_existing_rootfs_is_kept_with_warning(root):
+    (root / "opt/rootfs").mkdir(parents=True)
+    write_config(root, {"Config": {"RootFS": "/opt/rootfs"}})
+    plan = plan_for(root, 4096)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert any("'/opt/rootfs' differs" in w for w in plan.warnings)
+
+
+def test_rootfs_naming_a_missing_path_is_replaced(root):
+    write_config(root, {"Config": {"RootFS": "/nope"}, "ThunksDB": {"GL": 1}})
+    assert "usr/share/fex-emu/Config.json" in by_path(plan_for(root, 4096))
+
+
+def test_broken_config_is_a_warning_not_an_action(root):
+    (root / "usr/share/fex-emu/Config.json").write_text("{\n oops\n")
+    plan = plan_for(root, 4096)
+    assert "usr/share/fex-emu/Config.json" not in by_path(plan)
+    assert any("Config.json:2: invalid JSON" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize("page_size", [16384, 65536])
+def test_muvm_masks_fex_and_installs_launcher(root, page_size):
+    (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
+    plan = plan_for(root, page_size)
+    actions = by_path(plan)
+    assert actions["usr/libexec/fexpkg/fex-muvm"] == WriteFile(
+        "usr/libexec/fexpkg/fex-muvm", LAUNCHER_SCRIPT, 0o755
+    )
+    for arch in ("x86", "x86_64"):
+        assert actions[f"etc/binfmt.d/FEX-{arch}.conf"].target == "/dev/null"
+        lines = actions[f"etc/binfmt.d/zz-fexpkg-muvm-{arch}.conf"].data.decode().splitlines()
+        entry = BinfmtEntry.parse_line(lines[-1])
+        package = BinfmtEntry.parse_line((root / f"usr/lib/binfmt.d/FEX-{arch}.conf").read_text())
+        assert entry.name == f"fexpkg-muvm-{arch}"
+        assert (entry.magic, entry.mask) == (package.magic, package.mask)
+        assert (entry.interpreter, entry.flags) == ("/usr/libexec/fexpkg/fex-muvm", "PF")
+    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert plan.unregister == ["FEX-x86", "FEX-x86_64"]
+    assert plan.warnings == []
+
+
+def test_muvm_warnings(root):
+    (root / "home/u/.fex-emu").mkdir(parents=True)
+    (root / "home/u/.fex-emu/Config.json").write_text('{"Config": {"RootFS": "/x"}}')
+    plan = plan_for(root, 16384, {"FEX_ROOTFS": "/y"})
+    text = "\n".join(plan.warnings)
+    assert "muvm is not installed" in text
+    assert "home/u/.fex-emu/Config.json sets RootFS '/x'" in text
+    assert "FEX_ROOTFS is set" in text
+
+
+def test_not_installed_plans_nothing(tmp_path):
+    plan = plan_for(tmp_path, 4096)
+    assert not plan.installed and plan.actions == [] and plan.warnings == []

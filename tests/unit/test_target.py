@@ -1,0 +1,80 @@
+"""Page size detection and the mode it implies."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fexpkg.errors import FexpkgError
+from fexpkg.target import Mode, Target, detect_page_size, page_size_of
+
+
+def test_mode_follows_page_size(tmp_path):
+    assert Target(tmp_path, 4096).mode is Mode.NATIVE
+    assert Target(tmp_path, 16384).mode is Mode.MUVM
+    assert Target(tmp_path, 65536).mode is Mode.MUVM
+
+
+def test_is_host(tmp_path):
+    assert Target(Path("/"), 4096).is_host
+    assert not Target(tmp_path, 4096).is_host
+
+
+def test_explicit_wins_over_env_and_kernel(tmp_path):
+    (tmp_path / "usr/lib/modules/6.17.1-300.fc42.aarch64+16k").mkdir(parents=True)
+    env = {"FEXPKG_PAGE_SIZE": "65536"}
+    assert detect_page_size(tmp_path, "4096", env) == 4096
+    assert detect_page_size(tmp_path, 16384, env) == 16384
+
+
+def test_auto_and_none_mean_not_set(tmp_path):
+    assert detect_page_size(tmp_path, "auto", {"FEXPKG_PAGE_SIZE": "65536"}) == 65536
+    assert detect_page_size(tmp_path, None, {"FEXPKG_PAGE_SIZE": "auto"}) == 4096
+
+
+@pytest.mark.parametrize("bad", ["8192", "lots", 0])
+def test_bad_value_is_named(tmp_path, bad):
+    with pytest.raises(FexpkgError, match=repr(bad)):
+        detect_page_size(tmp_path, bad, {})
+
+
+def test_bad_env_value_is_named(tmp_path):
+    with pytest.raises(FexpkgError, match="FEXPKG_PAGE_SIZE"):
+        detect_page_size(tmp_path, None, {"FEXPKG_PAGE_SIZE": "4k"})
+
+
+@pytest.mark.parametrize(
+    ("names", "size"),
+    [
+        (["kernel-16k-core", "bash"], 16384),
+        (["kernel-64k"], 65536),
+        (["kernel", "kernel-core"], 4096),
+    ],
+)
+def test_kernel_packages(tmp_path, names, size):
+    found = page_size_of(tmp_path, env={}, kernel_packages=names)
+    assert found.value == size
+    if size != 4096:
+        assert found.source == f"from kernel-{size // 1024}k in {tmp_path}"
+
+
+@pytest.mark.parametrize(
+    ("modules", "size"),
+    [
+        (["6.17.1-300.fc42.aarch64+16k"], 16384),
+        (["6.17.1-300.fc42.aarch64+64k"], 65536),
+        (["6.17.1-300.fc42.aarch64"], 4096),
+        ([], 4096),
+    ],
+)
+def test_modules_dirs(tmp_path, modules, size):
+    for name in modules:
+        (tmp_path / "usr/lib/modules" / name).mkdir(parents=True)
+    found = page_size_of(tmp_path, env={})
+    assert found.value == size
+    assert str(tmp_path) in found.source
+
+
+def test_host_uses_running_kernel():
+    found = page_size_of(Path("/"), env={})
+    assert found == (found.__class__(os.sysconf("SC_PAGE_SIZE"), "from the running kernel"))
