@@ -40,7 +40,6 @@ class Fex(dnf.Plugin):
         super().__init__(base, cli)
         self._page_size_setting: str | None = None
         self._resolving = False
-        self._torn_down = False
 
     def config(self) -> None:
         parser = self.read_config(self.base.conf)
@@ -60,23 +59,26 @@ class Fex(dnf.Plugin):
         except FexpkgError as exc:
             log.error("fex: %s", exc)
             return
+        wanted = resolve.wanted_companions(page_size)
+        groups = self._fex_groups()
+        for group in groups:
+            # Record the companions as members of the group, as comps members are, so that
+            # `dnf group remove` takes them away again (also when this re-installs the group).
+            listed = {p.getName() for p in group.getPackages()}
+            for name in wanted:
+                if name not in listed:
+                    group.addPackage(name, False, libdnf.transaction.CompsPackageType_DEFAULT)
         sack = self.base.sack
         present = {p.name for p in sack.query().installed()} | view.installs
-        wanted = resolve.wanted_companions(page_size)
         available = {p.name for p in sack.query().available().filterm(name=list(wanted))}
         adds = resolve.additions(view, page_size, present, available)
         if not adds.names:
             return
         log.info("fex: page size %d, adding %s", page_size, ", ".join(adds.names))
-        groups = self._fex_groups()
         for name in adds.names:
             self.base.install(name)
             if groups:
-                # Same bookkeeping as a comps member: reason "group", listed in the group's
-                # history record, so `dnf group remove` takes it away again.
-                self.base._goal.group_members.add(name)
-                for group in groups:
-                    group.addPackage(name, False, libdnf.transaction.CompsPackageType_DEFAULT)
+                self.base._goal.group_members.add(name)  # reason "group", as comps members
         self._resolving = True
         try:
             self.base.resolve()
@@ -96,23 +98,17 @@ class Fex(dnf.Plugin):
         if not self.base.transaction or not self._view().removes_fex:
             return
         self._run(actions.teardown)
-        self._torn_down = True
 
     def transaction(self) -> None:
         if not self.base.transaction:
             return
         view = self._view()
-        if not view.touches_watched or self._torn_down:
-            return
-        if view.removes_fex:
-            self._run(actions.teardown)
-            return
-        try:
-            page_size = self._page_size(view)
-        except FexpkgError as exc:
-            log.error("fex: %s", exc)
-            return
-        self._run(actions.setup, page_size=page_size)
+        if view.touches_watched and not view.removes_fex:
+            self._run(
+                actions.setup,
+                page_size=self._page_size_setting,
+                kernel_packages=self._kernels(view),
+            )
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -148,10 +144,13 @@ class Fex(dnf.Plugin):
                 found.append(group)
         return found
 
-    def _page_size(self, view: resolve.TransactionView) -> int:
+    def _kernels(self, view: resolve.TransactionView) -> list[str]:
+        """Kernel flavours installed in the root once the transaction is done."""
         kernels = {p.name for p in self.base.sack.query().installed().filterm(name__glob="kernel*")}
         kernels |= {name for name in view.installs if name.startswith("kernel")}
-        kernels -= view.removes - view.installs
+        return sorted(kernels - (view.removes - view.installs))
+
+    def _page_size(self, view: resolve.TransactionView) -> int:
         return target.detect_page_size(
-            self._root(), self._page_size_setting, kernel_packages=sorted(kernels)
+            self._root(), self._page_size_setting, kernel_packages=self._kernels(view)
         )

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fexpkg import repo
+from fexpkg import comps_merge, repo
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,14 @@ def dnf_available() -> str | None:
     if shutil.which("dnf") is None:
         return "the dnf command is not installed (Debian: apt-get install dnf python3-dnf)"
     return None
+
+
+def build_test_repo(work: Path) -> Path:
+    """Build the repository of specs/ and the test stand-ins, with comps from comps/, in work/."""
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    comps_xml = comps_merge.build_repo_comps(work / "comps.xml")
+    return repo.build_repo(work / "repo", comps_xml=comps_xml)
 
 
 class Installroot:

@@ -1,0 +1,26 @@
+"""`fexpkg spec lint`: rpm's parser, the project's checks and rpmlint on spec files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fexpkg import specs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `spec` command and its sub-commands."""
+    parser = sub.add_parser("spec", help="check spec files", description=__doc__)
+    actions = parser.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
+
+    lint = actions.add_parser("lint", help="parse with rpm (project macros), run the project "
+                              "checks and rpmlint; one SPEC:LINE: message per problem")
+    lint.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    lint.set_defaults(func=_lint)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    problems = specs.lint(args.specs)
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0

@@ -1,0 +1,146 @@
+"""The DNF 4 plugin with real DNF: `dnf install @fex-x86-emulation`, then `dnf group remove`.
+
+Each test builds a scratch installroot from the session's repository and runs the system's
+`dnf` with the plugin loaded from this checkout's dnf-plugins/.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fexpkg import actions
+from fexpkg.harness import Installroot
+
+pytestmark = pytest.mark.e2e
+
+GROUP = "@fex-x86-emulation"
+FEX_SET = {"fex-emu", "fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse"}
+EXCLUDE_FEXPKG_STATE = ("var/lib/fexpkg",)
+
+
+def state(root: Installroot, page_size: int | None = None) -> dict:
+    """What `fexpkg status` reports for the root (never the test runner's own home)."""
+    return actions.status(root.path, env={}, home=root.path / "root", page_size=page_size).as_dict()
+
+
+def assert_native(root: Installroot) -> None:
+    st = state(root)
+    assert st["mode"] == "native"
+    for arch in ("x86", "x86_64"):
+        taker = st["takes"][arch]
+        assert taker["name"] == f"FEX-{arch}", st["takes"]
+        assert taker["interpreter"] == "/usr/bin/FEXInterpreter"
+        assert taker["source"] == f"/etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
+    assert st["rootfs"]["path"] == "/usr/share/fex-emu/RootFS/default.erofs"
+    assert st["rootfs"]["exists"] is True
+    assert st["warnings"] == []
+
+
+def assert_muvm(root: Installroot, page_size: int) -> None:
+    st = state(root, page_size)
+    assert st["mode"] == "muvm"
+    for arch in ("x86", "x86_64"):
+        assert st["takes"][arch]["name"] == f"fexpkg-muvm-{arch}"
+        assert st["takes"][arch]["interpreter"] == "/usr/libexec/fexpkg/fex-muvm"
+    # No handler that would start FEX directly on a kernel it cannot run on.
+    assert not [h for h in st["handlers"] if h["interpreter"].startswith("/usr/bin/FEX")]
+    assert st["rootfs"]["value"] is None, "a host RootFS would override muvm's"
+    config = root.path / "usr/share/fex-emu/Config.json"
+    assert not config.exists() or "RootFS" not in json.loads(config.read_text()).get("Config", {})
+
+
+@pytest.mark.parametrize("qemu", ["before", "after"])
+def test_native_install_configures_fex_and_group_remove_restores(make_root, qemu):
+    root = make_root(*(["qemu-user-static-x86"] if qemu == "before" else []))
+    before = root.snapshot()
+
+    out = root.dnf("install", GROUP).output
+    assert "fex: page size 4096" in out
+    installed = root.installed()
+    assert installed >= FEX_SET and "muvm" not in installed
+    if qemu == "after":
+        root.dnf("install", "qemu-user-static-x86")
+    assert_native(root)
+
+    configured = root.snapshot()
+    again = root.dnf("install", GROUP).output
+    assert "\nInstalling:" not in again and "fex: " not in again, again
+    assert root.snapshot() == configured, "installing twice changed the root"
+
+    root.dnf("group", "remove", "fex-x86-emulation")
+    assert not root.installed() & FEX_SET
+    if qemu == "after":
+        root.dnf("remove", "qemu-user-static-x86")
+    assert root.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("kernel", "env", "page_size"),
+    [
+        ("kernel-16k", {}, 16384),
+        ("kernel-64k", {}, 65536),
+        (None, {"FEXPKG_PAGE_SIZE": "16384"}, 16384),
+    ],
+    ids=["kernel-16k", "kernel-64k", "env-16k"],
+)
+def test_non_4k_install_goes_through_muvm_and_group_remove_restores(
+    make_root, kernel, env, page_size
+):
+    root = make_root(*([kernel] if kernel else []), "qemu-user-static-x86")
+    before = root.snapshot()
+
+    out = root.dnf("install", GROUP, env=env).output
+    assert f"fex: page size {page_size}" in out
+    assert root.installed() >= FEX_SET | {"muvm"}
+    assert_muvm(root, page_size)
+
+    configured = root.snapshot()
+    root.dnf("install", GROUP, env=env)
+    assert root.snapshot() == configured
+
+    root.dnf("group", "remove", "fex-x86-emulation", env=env)
+    assert not root.installed() & (FEX_SET | {"muvm"})
+    assert root.snapshot() == before
+
+
+def test_64k_needs_the_plugin_for_muvm(make_root):
+    """The comps conditional only knows kernel-16k: on kernel-64k the plugin adds muvm."""
+    root = make_root("kernel-64k")
+    plain = root.dnf("install", GROUP, "--assumeno", plugins=False, check=False).output
+    assert " muvm " not in plain
+    out = root.dnf("install", GROUP).output
+    assert "adding muvm" in out
+    assert "muvm" in root.installed()
+
+
+def test_installing_fex_alone_brings_companions(make_root):
+    root = make_root()
+    out = root.dnf("install", "fex-emu", "--setopt=install_weak_deps=False").output
+    assert "adding fex-emu-rootfs-fedora, fex-emu-thunks, erofs-fuse" in out
+    assert root.installed() >= FEX_SET
+    assert_native(root)
+
+
+def test_rpm_verify_is_clean_after_setup(make_root):
+    root = make_root()
+    root.dnf("install", GROUP)
+    verify = root.rpm("-Va")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout == ""
+
+
+def test_unrelated_transaction_leaves_fex_configuration_alone(make_root):
+    root = make_root()
+    root.dnf("install", GROUP)
+    configured = root.snapshot(ignore=(*root_bookkeeping(), "usr/lib/modules"))
+    out = root.dnf("install", "kernel").output
+    assert "fex:" not in out
+    assert root.snapshot(ignore=(*root_bookkeeping(), "usr/lib/modules")) == configured
+
+
+def root_bookkeeping() -> tuple[str, ...]:
+    from fexpkg.harness import BOOKKEEPING
+
+    return BOOKKEEPING

@@ -1,0 +1,180 @@
+"""End to end: build the whole repository with real rpmbuild and createrepo_c, once per module."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from fexpkg import repo, specs
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(repo.tool_missing() is not None, reason=str(repo.tool_missing())),
+]
+
+FEX_BINFMT = {
+    "FEX-x86.conf": rb":FEX-x86:M:0:\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    rb"\x02\x00\x03\x00:\xff\xff\xff\xff\xff\xfe\xfe\x00\x00\x00\x00\xff\xff\xff\xff\xff\xfe"
+    rb"\xff\xff\xff:/usr/bin/FEXInterpreter:POCF" + b"\n",
+    "FEX-x86_64.conf": rb":FEX-x86_64:M:0:\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00"
+    rb"\x00\x02\x00\x3e\x00:\xff\xff\xff\xff\xff\xfe\xfe\x00\x00\x00\x00\xff\xff\xff\xff\xff\xfe"
+    rb"\xff\xff\xff:/usr/bin/FEXInterpreter:POCF" + b"\n",
+}
+EXPECTED = {
+    "aarch64": {"busybox", "erofs-fuse", "fex-emu", "fex-emu-rootfs-fedora", "fex-emu-sysroot",
+                "fex-emu-thunks", "kernel", "kernel-16k", "kernel-64k", "muvm",
+                "qemu-user-static-x86"},
+    "noarch": {"fex-emu-filesystem", "mesa-fex-emu-overlay-i386", "mesa-fex-emu-overlay-x86_64",
+               "python3-fexpkg", "python3-dnf-plugin-fex", "libdnf5-plugin-fex"},
+}
+COMPS = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
+<comps>
+  <group>
+    <id>fex-x86-emulation</id>
+    <name>x86 Emulation</name>
+    <description>Run x86 programs with FEX</description>
+    <default>false</default>
+    <uservisible>true</uservisible>
+    <packagelist>
+      <packagereq type="mandatory">fex-emu</packagereq>
+    </packagelist>
+  </group>
+</comps>
+"""
+SCRIPTLET_SPEC = """Name: scriptlet-probe
+Version: 1
+Release: 1
+Summary: Probe that rpm scriptlets run with busybox's /bin/sh
+License: MIT
+BuildArch: noarch
+%description
+Probe.
+%install
+mkdir -p %{buildroot}/etc
+echo probe > %{buildroot}/etc/probe
+%post
+mkdir -p /var/probe
+cat /etc/probe > /var/probe/copy
+rm -f /etc/probe.missing
+%files
+/etc/probe
+%changelog
+* Mon Sep 01 2025 fexpkg developers <fexpkg@example.org> - 1-1
+- Probe
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The repository (with a comps file), its workdir and the comps file."""
+    base = tmp_path_factory.mktemp("repo")
+    comps = base / "comps.xml"
+    comps.write_text(COMPS)
+    out = repo.build_repo(base / "repo", comps_xml=comps, workdir=base / "work")
+    return out, base / "work", comps
+
+
+def rpm_query(rpm_file: Path, fmt: str) -> str:
+    """`rpm -qp --qf FMT` of one package file."""
+    return subprocess.run(["rpm", "-qp", "--qf", fmt, str(rpm_file)], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def extract(rpm_file: Path, dest: Path) -> Path:
+    """Unpack an RPM's payload under dest with rpm2cpio | cpio."""
+    dest.mkdir(parents=True)
+    payload = subprocess.run(["rpm2cpio", str(rpm_file)], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=payload, cwd=dest, check=True)
+    return dest
+
+
+def test_all_packages_built_for_aarch64_and_noarch(built: tuple[Path, Path, Path]) -> None:
+    """Every package of specs/ and the stand-ins above (other stand-ins may be added)."""
+    out, _, _ = built
+    found: dict[str, set[str]] = {"aarch64": set(), "noarch": set()}
+    for rpm_file in out.glob("*.rpm"):
+        name, arch = rpm_query(rpm_file, "%{NAME} %{ARCH}").split()
+        found.setdefault(arch, set()).add(name)
+    for arch, names in EXPECTED.items():
+        assert names <= found[arch], f"missing {arch} packages: {names - found[arch]}"
+
+
+def test_fex_binfmt_files_are_byte_identical(built: tuple[Path, Path, Path],
+                                             tmp_path: Path) -> None:
+    out, _, _ = built
+    root = extract(next(out.glob("fex-emu-2*.aarch64.rpm")), tmp_path / "fex-emu")
+    for name, line in FEX_BINFMT.items():
+        assert (root / "usr/lib/binfmt.d" / name).read_bytes() == line
+
+
+def test_fex_interpreter_stand_in_prints_its_arguments(built: tuple[Path, Path, Path],
+                                                       tmp_path: Path) -> None:
+    out, _, _ = built
+    root = extract(next(out.glob("fex-emu-2*.aarch64.rpm")), tmp_path / "fex-emu")
+    proc = subprocess.run([str(root / "usr/bin/FEXInterpreter"), "/usr/bin/ls", "a b"],
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout == "FEXInterpreter stand-in: '/usr/bin/ls' 'a b'\n"
+
+
+def test_rootfs_package_holds_an_erofs_image(built: tuple[Path, Path, Path],
+                                             tmp_path: Path) -> None:
+    out, _, _ = built
+    rpm_file = next(out.glob("fex-emu-rootfs-fedora-*.rpm"))
+    assert "fex-emu-rootfs(fedora)" in rpm_query(rpm_file, "[%{PROVIDES}\n]").split()
+    root = extract(rpm_file, tmp_path / "rootfs")
+    image = (root / "usr/share/fex-emu/RootFS/default.erofs").read_bytes()
+    assert image[1024:1028] == bytes.fromhex("e2e1f5e0")
+
+
+def test_repodata_carries_the_comps_group(built: tuple[Path, Path, Path]) -> None:
+    out, _, comps = built
+    repomd = (out / "repodata" / "repomd.xml").read_text()
+    assert '<data type="primary">' in repomd
+    assert '<data type="group">' in repomd
+    assert (out / "repodata" / "comps.xml").read_text() == comps.read_text()
+
+
+def test_rpmlint_finds_no_errors(built: tuple[Path, Path, Path]) -> None:
+    out, work, _ = built
+    cmd = ["rpmlint", "-c", str(specs.RPMLINT_CONFIG), *map(str, out.glob("*.rpm"))]
+    proc = subprocess.run(cmd, env=repo.rpm_env(work / "home"), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 errors, 0 warnings" in proc.stdout
+
+
+def test_second_build_is_fast_and_rebuilds_nothing(built: tuple[Path, Path, Path],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    out, work, comps = built
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    caplog.set_level(logging.INFO, logger="fexpkg.repo")
+    start = time.monotonic()
+    repo.build_repo(out, comps_xml=comps, workdir=work)
+    elapsed = time.monotonic() - start
+    assert [r.message for r in caplog.records if r.message.startswith("built ")] == []
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert elapsed < 2, f"no-op rebuild took {elapsed:.2f} s"
+
+
+def test_scriptlets_run_with_busybox_in_an_installroot(built: tuple[Path, Path, Path],
+                                                       tmp_path: Path) -> None:
+    out, work, _ = built
+    probe_dir = tmp_path / "specs"
+    probe_dir.mkdir()
+    (probe_dir / "scriptlet-probe.spec").write_text(SCRIPTLET_SPEC)
+    probe_repo = repo.build_repo(tmp_path / "probe", spec_dirs=[probe_dir],
+                                 workdir=tmp_path / "probe.work")
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = subprocess.run(
+        ["rpm", f"--root={root}", "-i", "--nosignature", "--ignorearch",
+         *map(str, out.glob("busybox-*.rpm")), *map(str, probe_repo.glob("*.rpm"))],
+        env=repo.rpm_env(work / "home"), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "scriptlet failed" not in proc.stderr
+    assert (root / "var/probe/copy").read_text() == "probe\n"
+    assert (root / "usr/lib/sysimage/rpm").is_dir()
