@@ -59,6 +59,22 @@ class DnfResult:
         """True when DNF exited 0 and reported no failed scriptlet."""
         return self.returncode == 0 and not SCRIPTLET_FAILURE.search(self.output)
 
+    def changes(self) -> list[tuple[str, str]]:
+        """(name, 'in' | 'out') for each package of DNF's transaction table, in its order."""
+        found: list[tuple[str, str]] = []
+        direction = None
+        for line in (raw.rstrip() for raw in self.output.splitlines()):
+            if line.endswith(":") and not line.startswith(" "):
+                word = line.split()[0].rstrip(":")
+                direction = {"Installing": "in", "Upgrading": "in", "Removing": "out"}.get(word)
+                if line.startswith("Installing Groups") or line.startswith("Removing Groups"):
+                    direction = None
+            elif direction and line.startswith(" ") and len(line.split()) >= 4:
+                found.append((line.split()[0], direction))
+            elif not line.strip() or line.startswith("Transaction Summary"):
+                direction = None
+        return found
+
     def check(self) -> DnfResult:
         """Return self, or raise HarnessError with the end of DNF's output."""
         if not self.ok:
