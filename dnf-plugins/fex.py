@@ -12,7 +12,7 @@ import dnf
 import dnf.transaction
 import libdnf.transaction
 
-from fexpkg import actions, resolve, target
+from fexpkg import resolve
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger("dnf.plugin")
@@ -40,6 +40,7 @@ class Fex(dnf.Plugin):
         super().__init__(base, cli)
         self._page_size_setting: str | None = None
         self._resolving = False
+        self._cached_view: tuple[object, resolve.TransactionView] | None = None
 
     def config(self) -> None:
         parser = self.read_config(self.base.conf)
@@ -97,7 +98,7 @@ class Fex(dnf.Plugin):
         # transaction removes before calling transaction().
         if not self.base.transaction or not self._view().removes_fex:
             return
-        self._run(actions.teardown)
+        self._run("teardown")
 
     def transaction(self) -> None:
         if not self.base.transaction:
@@ -105,9 +106,7 @@ class Fex(dnf.Plugin):
         view = self._view()
         if view.touches_watched and not view.removes_fex:
             self._run(
-                actions.setup,
-                page_size=self._page_size_setting,
-                kernel_packages=self._kernels(view),
+                "setup", page_size=self._page_size_setting, kernel_packages=self._kernels(view)
             )
 
     # -- helpers ------------------------------------------------------------------------------
@@ -115,23 +114,31 @@ class Fex(dnf.Plugin):
     def _root(self) -> Path:
         return Path(self.base.conf.installroot)
 
-    def _run(self, action, **kwargs: object) -> None:
-        """Run a library action; its failure is reported, never fails DNF's transaction."""
+    def _run(self, action: str, **kwargs: object) -> None:
+        """Run fexpkg setup or teardown; a failure is reported, never fails DNF's transaction."""
+        from fexpkg import actions  # only transactions that touch FEX pay for the import
+
         try:
-            action(self._root(), **kwargs).log(_PREFIXED)
+            getattr(actions, action)(self._root(), **kwargs).log(_PREFIXED)
         except FexpkgError as exc:
             log.error("fex: %s", exc)
 
     def _view(self) -> resolve.TransactionView:
+        """What the current transaction touches (computed once per resolved transaction)."""
+        transaction = self.base.transaction
+        if self._cached_view and self._cached_view[0] is transaction:
+            return self._cached_view[1]
         installs: set[str] = set()
         removes: set[str] = set()
-        for tsi in self.base.transaction or ():
+        for tsi in transaction or ():
             if tsi.action in dnf.transaction.FORWARD_ACTIONS:
                 installs.add(tsi.name)
             elif tsi.action in dnf.transaction.BACKWARD_ACTIONS:
                 removes.add(tsi.name)
         groups = {g.getGroupId() for g in self._fex_groups(all_groups=True)}
-        return resolve.TransactionView.of(groups, installs, removes)
+        view = resolve.TransactionView.of(groups, installs, removes)
+        self._cached_view = (transaction, view)
+        return view
 
     def _fex_groups(self, all_groups: bool = False) -> list:
         """The comps groups this transaction installs (only FEX's unless ``all_groups``)."""
@@ -151,6 +158,8 @@ class Fex(dnf.Plugin):
         return sorted(kernels - (view.removes - view.installs))
 
     def _page_size(self, view: resolve.TransactionView) -> int:
+        from fexpkg import target
+
         return target.detect_page_size(
             self._root(), self._page_size_setting, kernel_packages=self._kernels(view)
         )
