@@ -66,7 +66,9 @@ def main() -> int:
         print(f"  with plugin    {plug * 1000:8.1f} ms")
         print(f"  ratio          {plug / base:8.3f}   (goal < 1.02)")
 
-        status = statistics.median(timed(lambda: actions.status(root.path, env={})) for _ in range(5))
+        status = statistics.median(
+            timed(lambda: actions.status(root.path, env={})) for _ in range(5)
+        )
         first = timed(lambda: actions.setup(root.path, env={}))
         again = statistics.median(timed(lambda: actions.setup(root.path, env={})) for _ in range(5))
         print("post-transaction actions:")
