@@ -1,11 +1,15 @@
-"""`fexpkg comps validate | merge | render`: check, extend and render comps files."""
+"""`fexpkg comps validate | merge | render`: check, extend and render comps files.
+
+`fexpkg spin check`: resolve the AArch64 KDE spin's package set with and without the FEX option.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from fexpkg import comps, comps_merge, comps_validate
+from fexpkg import comps, comps_merge, comps_validate, spin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     ren.add_argument("-o", "--output", type=Path, required=True, metavar="DST")
     ren.set_defaults(func=_render)
 
+    _register_spin(sub)
+
+
+def _register_spin(sub: argparse._SubParsersAction) -> None:
+    """Add the `spin` command (the AArch64 KDE spin's package set)."""
+    parser = sub.add_parser("spin", help="check the AArch64 KDE spin's package set",
+                            description=spin.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="spin_command", required=True, metavar="ACTION")
+    chk = actions.add_parser(
+        "check", help=f"resolve {spin.ENVIRONMENT} for {spin.ARCH} with and without "
+        f"{spin.OPTION} (real DNF, nothing installed), print what the option adds, write the "
+        "kickstart and Kiwi fragments; exit 1 with one line per problem")
+    chk.add_argument("--repo", type=Path, nargs="+", action="extend", required=True,
+                     metavar="DIR", dest="repos", help="rpm-md repositories (with comps)")
+    chk.add_argument("--out", type=Path, default=spin.DEFAULT_OUT, metavar="DIR",
+                     help="where to write the .ks and .kiwi.xml fragments (default: comps/spin)")
+    chk.set_defaults(func=_spin_check)
+
 
 def _validate(args: argparse.Namespace) -> int:
     problems = comps_validate.validate_files(args.files, args.repo, args.fragment)
@@ -55,4 +78,16 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     comps.render(args.src, args.output)
+    return 0
+
+
+def _spin_check(args: argparse.Namespace) -> int:
+    result = spin.check(args.repos)
+    if not result.ok:
+        for problem in result.problems:
+            print(f"fexpkg: error: {problem}", file=sys.stderr)
+        return 1
+    print(spin.report(result), end="")
+    for path in spin.write_outputs(args.out):
+        print(f"wrote {path}")
     return 0
