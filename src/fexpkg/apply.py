@@ -2,15 +2,22 @@
 
 The manifest (var/lib/fexpkg/manifest.json) holds one item per path (or JSON key) fexpkg manages:
 what was there before (a backup copy, a link target, a JSON value, or absent) and what fexpkg
-wrote. An item is recorded as pending before the write and marked done after it, and the manifest
-is rewritten atomically at each step, so an interrupted setup is completed by the next setup or
-teardown. Anything changed by someone else since fexpkg wrote it is left alone with a warning.
+wrote, and the directories the write had to create. An item is recorded as pending before the
+write and marked done after it, and the manifest is rewritten atomically at each step, so an
+interrupted setup is completed by the next setup or teardown. Anything changed by someone else
+since fexpkg wrote it is left alone with a warning, and its item kept.
+
+Undoing an item also removes the directories it created, once empty (a directory still holding
+another item's path is handed to that item). When no item is left, fexpkg's own state goes too:
+the manifest, var/lib/fexpkg and the parents fexpkg created for it (recorded in the manifest), so
+setup then teardown leaves the root as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import stat
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +27,10 @@ from fexpkg.fexconfig import MISSING, dumps, get_key, load, with_key
 from fexpkg.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
 from fexpkg.rootfs import Root
 
-MANIFEST = "var/lib/fexpkg/manifest.json"
-BACKUP_DIR = "var/lib/fexpkg/backup"
+STATE_DIR = "var/lib/fexpkg"
+MANIFEST = f"{STATE_DIR}/manifest.json"
+BACKUP_DIR = f"{STATE_DIR}/backup"
+LEGACY_LOCK = f"{STATE_DIR}/lock"  # written by fexpkg before it locked the root directory
 ABSENT = {"state": "absent"}
 
 State = dict[str, Any]
@@ -44,20 +53,34 @@ class Manifest:
         try:
             data = json.loads(root.read_bytes(MANIFEST))
             self.items: dict[str, Item] = {item["id"]: item for item in data["items"]}
+            self.created_dirs: list[str] = list(data.get("created_dirs", []))
         except FileNotFoundError:
-            self.items = {}
+            self.items, self.created_dirs = {}, []
         except (ValueError, KeyError, TypeError) as exc:
             raise FexpkgError(
                 f"{root.display(MANIFEST)} is corrupt ({exc}); remove it and check "
                 "/etc/binfmt.d and /usr/share/fex-emu/Config.json by hand"
             ) from None
 
+    def make_state_dir(self) -> None:
+        """Create var/lib/fexpkg if needed, recording the directories made for it."""
+        self.created_dirs += self.root.makedirs(STATE_DIR)
+
     def save(self) -> None:
+        """Write the record; with no item left, remove fexpkg's state from the root instead."""
         if not self.items:
-            self.root.remove(MANIFEST)
+            self._remove_state()
             return
-        data = {"version": 1, "items": list(self.items.values())}
+        self.make_state_dir()
+        data = {"version": 1, "created_dirs": self.created_dirs, "items": list(self.items.values())}
         self.root.write_atomic(MANIFEST, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
+
+    def _remove_state(self) -> None:
+        for path in (MANIFEST, LEGACY_LOCK):
+            self.root.remove(path)
+        for path in (BACKUP_DIR, STATE_DIR, *reversed(self.created_dirs)):
+            self.root.rmdir(path)  # only when empty
+        self.created_dirs = []
 
 
 # -- states -----------------------------------------------------------------------------------
@@ -111,12 +134,14 @@ def _new_item(action: Action) -> Item:
     return {"id": action.id, "kind": "file", "path": action.relpath, "wrote": wrote}
 
 
-def _capture_before(root: Root, item: Item, current: State) -> State:
+def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
     """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/."""
+    root = manifest.root
     if item["kind"] == "json":
         item["created_file"] = not root.exists(item["path"])
     if current["state"] == "file":
         backup = f"{BACKUP_DIR}/{item['path']}"
+        manifest.make_state_dir()
         root.write_atomic(backup, root.read_bytes(item["path"]), current["mode"])
         return {**current, "backup": backup}
     return current
@@ -125,21 +150,21 @@ def _capture_before(root: Root, item: Item, current: State) -> State:
 # -- writing and restoring ----------------------------------------------------------------------
 
 
-def _write(root: Root, action: Action) -> None:
+def _write(root: Root, action: Action) -> list[str]:
+    """Write an action's state; return the directories created for it."""
     if isinstance(action, Symlink):
-        root.symlink_atomic(action.relpath, action.target)
-    elif isinstance(action, WriteFile):
+        return root.symlink_atomic(action.relpath, action.target)
+    if isinstance(action, WriteFile):
         if root.readlink(action.relpath) is not None:
             root.remove(action.relpath)  # replace the link itself; undo puts it back
-        root.write_atomic(action.relpath, action.data, action.mode)
-    else:
-        _write_json(root, action.relpath, action.key, action.value)
+        return root.write_atomic(action.relpath, action.data, action.mode)
+    return _write_json(root, action.relpath, action.key, action.value)
 
 
-def _write_json(root: Root, relpath: str, key: tuple[str, ...], value: Any) -> None:
+def _write_json(root: Root, relpath: str, key: tuple[str, ...], value: Any) -> list[str]:
     info = root.stat(relpath)
     config = with_key(load(root, relpath), key, value)
-    root.write_atomic(relpath, dumps(config), stat.S_IMODE(info.st_mode) if info else 0o644)
+    return root.write_atomic(relpath, dumps(config), stat.S_IMODE(info.st_mode) if info else 0o644)
 
 
 def _restore(root: Root, item: Item) -> str:
@@ -186,7 +211,7 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
     current = _current(root, fresh)
     item = manifest.items.get(action.id)
     if item is None:
-        fresh["before"] = _capture_before(root, fresh, current)
+        fresh["before"] = _capture_before(manifest, fresh, current)
         item = manifest.items[action.id] = {**fresh, "done": False}
         if _same(current, fresh["wrote"]):
             item["done"] = True
@@ -204,26 +229,53 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
         return
     item.update(wrote=fresh["wrote"], done=False)
     manifest.save()
-    _write(root, action)
+    created = _write(root, action)
+    if created:
+        item["created_dirs"] = [*item.get("created_dirs", []), *created]
     item["done"] = True
     manifest.save()
     result.changes.append(_describe(root, action))
 
 
+def _remove_created_dirs(root: Root, manifest: Manifest, item: Item) -> None:
+    """Remove the directories an undone item created, deepest first, each only if empty.
+
+    A directory that still holds another item's path is handed to that item, to be removed with
+    it; one that holds only what someone else put there is theirs now, and kept.
+    """
+    for path in reversed(item.get("created_dirs", [])):
+        if root.rmdir(path) or not root.lexists(path):
+            continue
+        heir = next((i for i in manifest.items.values() if i["path"].startswith(path + "/")), None)
+        if heir is not None:
+            dirs = {*heir.get("created_dirs", []), path}
+            heir["created_dirs"] = sorted(dirs, key=lambda p: (p.count("/"), p))
+
+
+def _remove_backup(root: Root, backup: str) -> None:
+    """Remove a backup copy and the directories under var/lib/fexpkg/backup left empty."""
+    root.remove(backup)
+    parent = posixpath.dirname(backup)
+    while parent.startswith(BACKUP_DIR + "/") and root.rmdir(parent):
+        parent = posixpath.dirname(parent)
+
+
 def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> None:
+    """Put back what was there before; an item changed by someone else is kept, with a warning."""
     try:
         current = _current(root, item)
-        if _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"])):
-            if not _same(current, item["before"]):
-                result.changes.append(_restore(root, item))
-        else:
-            result.warnings.append(_changed_by_user(root, item))
+        if not _same(current, item["before"]):
+            if not _same(current, item["wrote"]):
+                result.warnings.append(_changed_by_user(root, item))
+                return
+            result.changes.append(_restore(root, item))
     except ConfigError as exc:
         result.warnings.append(f"{exc}: not undone, run teardown again once it is fixed")
         return
     if "backup" in item["before"]:
-        root.remove(item["before"]["backup"])
+        _remove_backup(root, item["before"]["backup"])
     del manifest.items[item["id"]]
+    _remove_created_dirs(root, manifest, item)
     manifest.save()
 
 

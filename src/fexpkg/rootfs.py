@@ -4,7 +4,8 @@ Paths are root-relative. Symlinks are followed as if the root were `/` (a chroot
 link target starts again at the root and `..` never climbs above it. The walk opens each directory
 with O_NOFOLLOW relative to its parent's fd, so no step can leave the root, even if the tree
 changes underneath. Writes are atomic: a temporary file in the same directory, fsync, rename,
-fsync of the directory.
+fsync of the directory. Writes report the directories they had to create (root-relative,
+outermost first), so that whoever records a change can remove them again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from fexpkg.errors import UnsafePathError
 log = logging.getLogger(__name__)
 
 MAX_SYMLINKS = 40
-LOCK_PATH = "var/lib/fexpkg/lock"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -47,10 +47,13 @@ class Root:
 
     # -- resolution ---------------------------------------------------------------------------
 
-    def _walk(self, relpath: str, *, follow: bool, create: bool) -> tuple[int, str, list[str]]:
+    def _walk(
+        self, relpath: str, *, follow: bool, create: bool, created: list[str] | None = None
+    ) -> tuple[int, str, list[str]]:
         """Open the directory holding relpath's last component; return (fd, name, dir names).
 
         The caller owns the fd. `name` is '.' when the path resolves to a directory itself.
+        With `create`, missing directories are made and appended to `created` (root-relative).
         """
         stack = [os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
         names: list[str] = []
@@ -79,23 +82,25 @@ class Root:
                     continue
                 if not todo:
                     return stack.pop(), part, names
-                stack.append(self._open_dir(stack[-1], part, relpath, create))
+                try:
+                    fd = self._open_dir(stack[-1], part, relpath)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    if _mkdir(stack[-1], part, 0o755) and created is not None:
+                        created.append("/".join([*names, part]))
+                    fd = self._open_dir(stack[-1], part, relpath)
+                stack.append(fd)
                 names.append(part)
             return stack.pop(), ".", names
         finally:
             for fd in stack:
                 os.close(fd)
 
-    def _open_dir(self, parent: int, name: str, relpath: str, create: bool) -> int:
+    def _open_dir(self, parent: int, name: str, relpath: str) -> int:
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=parent)
-        except FileNotFoundError:
-            if not create:
-                raise
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=parent)
-            return self._open_dir(parent, name, relpath, create=False)
-        except (NotADirectoryError, OSError) as exc:
+        except OSError as exc:
             if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
                 raise
             raise UnsafePathError(
@@ -104,9 +109,14 @@ class Root:
 
     @contextlib.contextmanager
     def _at(
-        self, relpath: str, *, follow: bool = True, create: bool = False
+        self,
+        relpath: str,
+        *,
+        follow: bool = True,
+        create: bool = False,
+        created: list[str] | None = None,
     ) -> Iterator[tuple[int, str]]:
-        fd, name, _ = self._walk(relpath, follow=follow, create=create)
+        fd, name, _ = self._walk(relpath, follow=follow, create=create, created=created)
         try:
             yield fd, name
         finally:
@@ -169,17 +179,26 @@ class Root:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def makedirs(self, relpath: str, mode: int = 0o755) -> None:
-        """Create a directory and its parents inside the root."""
-        with self._at(relpath, create=True) as (dir_fd, name):
+    def makedirs(self, relpath: str, mode: int = 0o755) -> list[str]:
+        """Create a directory and its parents inside the root; return those it created."""
+        created: list[str] = []
+        fd, name, names = self._walk(relpath, follow=True, create=True, created=created)
+        try:
             if name != ".":
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, mode, dir_fd=dir_fd)
-                os.close(self._open_dir(dir_fd, name, relpath, create=False))
+                if _mkdir(fd, name, mode):
+                    created.append("/".join([*names, name]))
+                os.close(self._open_dir(fd, name, relpath))
+        finally:
+            os.close(fd)
+        return created
 
-    def write_atomic(self, relpath: str, data: bytes, mode: int = 0o644) -> None:
-        """Replace a file's content atomically; parents are created, a final symlink followed."""
-        with self._at(relpath, create=True) as (dir_fd, name):
+    def write_atomic(self, relpath: str, data: bytes, mode: int = 0o644) -> list[str]:
+        """Replace a file's content atomically; parents are created, a final symlink followed.
+
+        Returns the directories created for it, root-relative, outermost first.
+        """
+        created: list[str] = []
+        with self._at(relpath, create=True, created=created) as (dir_fd, name):
             tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
@@ -195,10 +214,15 @@ class Root:
                     os.unlink(tmp, dir_fd=dir_fd)
                 raise
             os.fsync(dir_fd)
+        return created
 
-    def symlink_atomic(self, relpath: str, target: str) -> None:
-        """Make `relpath` a symlink to `target`, replacing what is there (the link itself)."""
-        with self._at(relpath, follow=False, create=True) as (dir_fd, name):
+    def symlink_atomic(self, relpath: str, target: str) -> list[str]:
+        """Make `relpath` a symlink to `target`, replacing what is there (the link itself).
+
+        Returns the directories created for it, root-relative, outermost first.
+        """
+        created: list[str] = []
+        with self._at(relpath, follow=False, create=True, created=created) as (dir_fd, name):
             tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
             os.symlink(target, tmp, dir_fd=dir_fd)
             try:
@@ -208,6 +232,7 @@ class Root:
                     os.unlink(tmp, dir_fd=dir_fd)
                 raise
             os.fsync(dir_fd)
+        return created
 
     def remove(self, relpath: str) -> bool:
         """Remove a file or symlink (not followed); False when it was already missing."""
@@ -219,20 +244,39 @@ class Root:
             return False
         return True
 
+    def rmdir(self, relpath: str) -> bool:
+        """Remove an empty directory (a final symlink is not followed); True when removed.
+
+        False, and nothing touched, when it is missing, not a directory or not empty.
+        """
+        try:
+            with self._at(relpath, follow=False) as (dir_fd, name):
+                if name == ".":
+                    return False
+                os.rmdir(name, dir_fd=dir_fd)
+                os.fsync(dir_fd)
+        except (FileNotFoundError, NotADirectoryError, UnsafePathError):
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                return False
+            raise
+        return True
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the root's fexpkg lock (flock on var/lib/fexpkg/lock), waiting for it if taken."""
-        with self._at(LOCK_PATH, create=True) as (dir_fd, name):
-            fd = _open_nofollow(
-                dir_fd, name, os.O_RDWR | os.O_CREAT, self.display(LOCK_PATH), mode=0o600
-            )
+        """Hold the root's fexpkg lock, waiting for it if taken.
+
+        The lock is a flock on the root directory itself, so taking it writes nothing into the root.
+        """
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 log.warning(
-                    "waiting for %s: another fexpkg is working on this root",
-                    self.display(LOCK_PATH),
+                    "waiting for the fexpkg lock on %s: another fexpkg is working on this root",
+                    self.path,
                 )
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -249,6 +293,15 @@ def _readlink(dir_fd: int, name: str) -> str | None:
         if exc.errno == errno.EINVAL:
             return None
         raise
+
+
+def _mkdir(dir_fd: int, name: str, mode: int) -> bool:
+    """Make a directory; False when something already has that name."""
+    try:
+        os.mkdir(name, mode, dir_fd=dir_fd)
+    except FileExistsError:
+        return False
+    return True
 
 
 def _open_nofollow(dir_fd: int, name: str, flags: int, display: str, mode: int = 0o644) -> int:

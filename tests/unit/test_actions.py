@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from fexpkg import actions
+from fexpkg.apply import MANIFEST
 from fexpkg.binfmt import BinfmtMisc
 from fexpkg.errors import FexpkgError
+from fexpkg.harness import snapshot
 from fexpkg.target import Mode
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
@@ -200,6 +202,7 @@ def test_cli_setup_status_teardown(root, capsys, caplog, monkeypatch):
 def test_teardown_does_not_reregister_a_user_masked_fex(root, misc):
     actions.setup(root, 4096, env={})
     actions.teardown(root, env={})
+    (root / "etc/binfmt.d").mkdir(parents=True)  # teardown removed the etc/ setup created
     (root / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
     env = {"FEXPKG_PAGE_SIZE": "4096"}
     report = actions.teardown(root, live=True, env=env, binfmt_misc=BinfmtMisc(misc))
@@ -212,3 +215,67 @@ def test_missing_root_is_a_clear_error(tmp_path):
     for call in (actions.setup, actions.teardown, actions.status):
         with pytest.raises(FexpkgError, match="is not a directory"):
             call(tmp_path / "nope")
+
+
+# -- setup then teardown leaves the root exactly as it was -------------------------------------
+
+
+def package_only_root(tmp_path):
+    """Only what the fex-emu package installs: binaries and binfmt.d files (no etc/, no var/)."""
+    root = tmp_path / "package-only"
+    (root / "usr/bin").mkdir(parents=True)
+    for name in ("FEX", "FEXInterpreter"):
+        (root / "usr/bin" / name).write_bytes(b"\x7fELF stand-in")
+        (root / "usr/bin" / name).chmod(0o755)
+    (root / "usr/lib/binfmt.d").mkdir(parents=True)
+    for arch in ("x86", "x86_64"):
+        shutil.copy(FIXTURE / f"usr/lib/binfmt.d/FEX-{arch}.conf", root / "usr/lib/binfmt.d")
+    return root
+
+
+@pytest.mark.parametrize("sizes", [[4096], [16384], [4096, 16384]], ids=str)
+@pytest.mark.parametrize("kind", ["package-only", "fixture"])
+def test_setup_then_teardown_leaves_the_root_as_it_was(tmp_path, root, kind, sizes):
+    root = package_only_root(tmp_path) if kind == "package-only" else root
+    before = snapshot(root)
+    for size in sizes:
+        report = actions.setup(root, size, live=False, env={})
+        assert report.changes and report.mode is (Mode.NATIVE if size == 4096 else Mode.MUVM)
+        assert snapshot(root) != before
+    report = actions.teardown(root, live=False, env={})
+    assert report.warnings == [] and report.changes
+    assert snapshot(root) == before
+
+
+def test_teardown_keeps_a_created_directory_someone_else_filled(root):
+    before = snapshot(root)
+    actions.setup(root, 4096, live=False, env={})
+    (root / "etc/binfmt.d/mine.conf").write_text(":mine:M::x::/usr/bin/mine:\n")
+    report = actions.teardown(root, live=False, env={})
+    assert report.warnings == []
+    after = snapshot(root)
+    assert {k: v for k, v in after.items() if not k.startswith("etc")} == before
+    assert sorted(k for k in after if k.startswith("etc")) == [
+        "etc",
+        "etc/binfmt.d",
+        "etc/binfmt.d/mine.conf",
+    ]
+    assert (root / "etc/binfmt.d/mine.conf").read_text() == ":mine:M::x::/usr/bin/mine:\n"
+    assert not (root / "var").exists()
+
+
+def test_failed_undo_keeps_the_manifest_until_it_can_finish(root):
+    before = snapshot(root)
+    actions.setup(root, 16384, live=False, env={})
+    launcher = root / "usr/libexec/fexpkg/fex-muvm"
+    launcher.write_text("#!/bin/sh\n# edited by the admin\n")
+    report = actions.teardown(root, live=False, env={})
+    assert len(report.warnings) == 1 and "fex-muvm was changed" in report.warnings[0]
+    assert launcher.read_text() == "#!/bin/sh\n# edited by the admin\n"
+    items = json.loads((root / MANIFEST).read_text())["items"]
+    assert [i["path"] for i in items] == ["usr/libexec/fexpkg/fex-muvm"]
+    assert not (root / "etc").exists()  # everything else was undone
+    launcher.unlink()  # the admin gives up on it: nothing left to undo
+    report = actions.teardown(root, live=False, env={})
+    assert report.warnings == []
+    assert snapshot(root) == before

@@ -10,7 +10,8 @@ import pytest
 
 from fexpkg import apply as apply_mod
 from fexpkg.apply import MANIFEST, apply_plan, undo_all
-from fexpkg.plan import make_plan
+from fexpkg.harness import snapshot
+from fexpkg.plan import Plan, WriteFile, make_plan
 from fexpkg.rootfs import Root
 from fexpkg.target import Target
 
@@ -28,7 +29,7 @@ def setup(root, page_size=4096):
 
 
 def state(root):
-    """Every path with its content or link target (the manifest and lock aside)."""
+    """Every file and link with its content or target (fexpkg's own state aside)."""
     result = {}
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
@@ -51,6 +52,7 @@ def test_setup_then_teardown_restores_the_tree(root):
     assert teardown.warnings == []
     assert state(root) == before
     assert not (root / MANIFEST).exists()
+    assert not (root / "var").exists() and not (root / "etc").exists()
 
 
 def test_second_apply_changes_nothing(root):
@@ -92,6 +94,11 @@ def test_user_change_after_setup_is_left_alone(root):
     }
     assert len(result.warnings) == 2
     assert not (root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").exists()
+    kept = json.loads((root / MANIFEST).read_text())["items"]  # not undone: record kept
+    assert sorted(i["id"] for i in kept) == [
+        "etc/binfmt.d/zz-fexpkg-FEX-x86.conf",
+        f"{CONFIG}#Config.RootFS",
+    ]
 
 
 def test_preexisting_file_is_backed_up_and_restored(root):
@@ -103,7 +110,7 @@ def test_preexisting_file_is_backed_up_and_restored(root):
     undo_all(Root(root))
     path = root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"
     assert path.read_text() == "# old\n" and path.stat().st_mode & 0o777 == 0o600
-    assert not list((root / "var/lib/fexpkg/backup").rglob("*.conf"))
+    assert not (root / "var").exists()  # backups, manifest and the var/ setup created: gone
 
 
 def test_switching_mode_converges(root):
@@ -177,6 +184,7 @@ def test_hostile_config_symlink_stays_inside_root(root, tmp_path):
     undo_all(Root(root))
     assert outside.read_text() == '{"host": 1}'
     assert not inside.exists()
+    assert not (root / str(outside).lstrip("/").split("/")[0]).exists()  # the dirs made for it
 
 
 def _setup_in_process(root):
@@ -184,6 +192,7 @@ def _setup_in_process(root):
 
 
 def test_concurrent_setups_in_two_processes(root):
+    before = snapshot(root)
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_setup_in_process, args=(str(root),)) for _ in range(4)]
     for p in procs:
@@ -194,6 +203,30 @@ def test_concurrent_setups_in_two_processes(root):
     items = json.loads((root / MANIFEST).read_text())["items"]
     assert len(items) == 5 and all(i["done"] for i in items)
     assert all(i["before"]["state"] == "absent" for i in items)
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def _setup_or_teardown_in_process(root, n):
+    for i in range(5):
+        setup(Path(root), 4096 if (n + i) % 2 else 16384) if i < 4 else undo_all(Root(root))
+
+
+def test_concurrent_setups_and_teardowns_leave_a_consistent_root(root):
+    """Processes mixing setups for both page sizes and teardowns: every run sees a whole state."""
+    before = snapshot(root)
+    ctx = multiprocessing.get_context("fork")
+    procs = [
+        ctx.Process(target=_setup_or_teardown_in_process, args=(str(root), n)) for n in range(4)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert setup(root).warnings == []
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
 
 
 def test_package_update_rewrites_our_file_without_warning(root):
@@ -219,6 +252,7 @@ def test_teardown_with_broken_config_keeps_the_record(root):
     (root / CONFIG).write_text('{"Config": {"RootFS": "default.erofs"}}')
     assert undo_all(Root(root)).warnings == []
     assert not (root / CONFIG).exists() and not (root / MANIFEST).exists()
+    assert not (root / "var").exists() and not (root / "etc").exists()
 
 
 @pytest.mark.parametrize("link", ["absolute", "../../../../../.."])
@@ -241,3 +275,37 @@ def test_setup_and_teardown_through_hostile_dir_symlinks(root, tmp_path, link, w
     undo_all(Root(root))
     assert sorted(p.name for p in outside.iterdir()) == ["keep"]
     assert (outside / "keep").read_text() == "host file"
+
+
+def test_directory_left_by_an_undone_item_goes_with_the_last_item_in_it(tmp_path):
+    """A stale item that created a directory still used by another item hands the directory on."""
+    before = snapshot(tmp_path)
+    target = Target(tmp_path, 4096)
+    first, second = WriteFile("etc/a/b/one", b"1"), WriteFile("etc/a/b/two", b"2")
+    apply_plan(Plan(target, True, [first, second]))
+    items = json.loads((tmp_path / MANIFEST).read_text())["items"]
+    assert [i.get("created_dirs") for i in items] == [["etc", "etc/a", "etc/a/b"], None]
+    apply_plan(Plan(target, True, [second]))
+    items = json.loads((tmp_path / MANIFEST).read_text())["items"]
+    assert [i.get("created_dirs") for i in items] == [["etc", "etc/a", "etc/a/b"]]
+    assert undo_all(Root(tmp_path)).warnings == []
+    assert snapshot(tmp_path) == before == {}
+
+
+def test_state_dirs_are_recorded_and_only_those_are_removed(root):
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/fexpkg").mkdir()
+    (root / "var/lib/fexpkg/lock").write_text("")  # left by a fexpkg that used a lock file
+    before = snapshot(root, ["var/lib/fexpkg"])
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == []
+    undo_all(Root(root))
+    assert snapshot(root) == before  # var/lib kept (not fexpkg's), var/lib/fexpkg gone
+    (root / "var/lib").rmdir()
+    (root / "var").rmdir()
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == [
+        "var",
+        "var/lib",
+        "var/lib/fexpkg",
+    ]

@@ -1,5 +1,6 @@
 """Confined path resolution, atomic writes, hostile symlinks and the lock."""
 
+import fcntl
 import os
 import threading
 import time
@@ -122,9 +123,78 @@ def test_symlink_atomic_replaces_link_not_target(root, outside):
 
 def test_listdir_exists_makedirs(root):
     assert root.listdir("nope") == []
-    root.makedirs("var/lib/fexpkg/backup")
+    assert root.makedirs("var/lib/fexpkg/backup") == [
+        "var",
+        "var/lib",
+        "var/lib/fexpkg",
+        "var/lib/fexpkg/backup",
+    ]
     assert root.listdir("var/lib/fexpkg") == ["backup"]
     assert root.exists("var/lib") and not root.exists("var/x")
+    assert root.makedirs("var/lib/fexpkg/backup") == []
+    assert root.makedirs("var/lib/x") == ["var/lib/x"]
+
+
+def test_writes_report_the_directories_they_created(root):
+    (root.path / "etc").mkdir()
+    assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == ["etc/binfmt.d"]
+    assert root.write_atomic("etc/binfmt.d/b.conf", b"x") == []
+    assert root.symlink_atomic("usr/libexec/fexpkg/l", "/dev/null") == [
+        "usr",
+        "usr/libexec",
+        "usr/libexec/fexpkg",
+    ]
+
+
+def test_created_directories_are_resolved_inside_root(root, outside):
+    (root.path / "etc").mkdir()
+    (root.path / "etc/binfmt.d").symlink_to("/srv/binfmt")
+    assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == ["srv", "srv/binfmt"]
+    assert (root.path / "srv/binfmt/a.conf").read_bytes() == b"x"
+
+
+def test_rmdir_removes_only_empty_directories(root, outside):
+    root.write_atomic("etc/binfmt.d/a.conf", b"x")
+    assert not root.rmdir("etc/binfmt.d")  # not empty
+    assert not root.rmdir("etc/binfmt.d/a.conf")  # not a directory
+    assert not root.rmdir("nope/deeper")
+    assert not root.rmdir("")  # the root itself
+    assert (root.path / "etc/binfmt.d/a.conf").read_bytes() == b"x"
+    root.remove("etc/binfmt.d/a.conf")
+    assert root.rmdir("etc/binfmt.d") and not (root.path / "etc/binfmt.d").exists()
+    (root.path / "etc/empty").mkdir()
+    (root.path / "etc/link").symlink_to("/etc/empty")
+    assert not root.rmdir("etc/link")  # a final symlink is not followed
+    (root.path / "etc/out").symlink_to(outside)
+    (outside / "empty").mkdir()
+    assert root.rmdir("etc/out/empty") is False  # resolved inside the root: missing there
+    assert (outside / "empty").is_dir()
+    assert (root.path / "etc/empty").is_dir()
+
+
+def test_lock_writes_nothing_into_the_root(root):
+    with root.lock():
+        assert list(root.path.iterdir()) == []
+    assert list(root.path.iterdir()) == []
+
+
+def test_lock_is_a_flock_on_the_root_directory(root, caplog):
+    """Another process holding flock on the root directory makes lock() wait for it."""
+    fd = os.open(root.path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    taken = threading.Event()
+
+    def worker():
+        with root.lock():
+            taken.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert not taken.wait(0.3)
+    os.close(fd)  # releases the flock
+    assert taken.wait(5)
+    thread.join()
+    assert f"waiting for the fexpkg lock on {root.path}" in caplog.text
 
 
 def test_lock_serialises_threads(root, caplog):
