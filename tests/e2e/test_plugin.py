@@ -11,13 +11,12 @@ import json
 import pytest
 
 from fexpkg import actions
-from fexpkg.harness import Installroot
+from fexpkg.harness import BOOKKEEPING, Installroot
 
 pytestmark = pytest.mark.e2e
 
 GROUP = "@fex-x86-emulation"
 FEX_SET = {"fex-emu", "fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse"}
-EXCLUDE_FEXPKG_STATE = ("var/lib/fexpkg",)
 
 
 def state(root: Installroot, page_size: int | None = None) -> dict:
@@ -134,13 +133,8 @@ def test_rpm_verify_is_clean_after_setup(make_root):
 def test_unrelated_transaction_leaves_fex_configuration_alone(make_root):
     root = make_root()
     root.dnf("install", GROUP)
-    configured = root.snapshot(ignore=(*root_bookkeeping(), "usr/lib/modules"))
+    ignore = (*BOOKKEEPING, "usr/lib/modules")
+    configured = root.snapshot(ignore)
     out = root.dnf("install", "kernel").output
     assert "fex:" not in out
-    assert root.snapshot(ignore=(*root_bookkeeping(), "usr/lib/modules")) == configured
-
-
-def root_bookkeeping() -> tuple[str, ...]:
-    from fexpkg.harness import BOOKKEEPING
-
-    return BOOKKEEPING
+    assert root.snapshot(ignore) == configured

@@ -25,11 +25,27 @@ FEX_BINFMT = {
     rb"\xff\xff\xff:/usr/bin/FEXInterpreter:POCF" + b"\n",
 }
 EXPECTED = {
-    "aarch64": {"busybox", "erofs-fuse", "fex-emu", "fex-emu-rootfs-fedora", "fex-emu-sysroot",
-                "fex-emu-thunks", "kernel", "kernel-16k", "kernel-64k", "muvm",
-                "qemu-user-static-x86"},
-    "noarch": {"fex-emu-filesystem", "mesa-fex-emu-overlay-i386", "mesa-fex-emu-overlay-x86_64",
-               "python3-fexpkg", "python3-dnf-plugin-fex", "libdnf5-plugin-fex"},
+    "aarch64": {
+        "busybox",
+        "erofs-fuse",
+        "fex-emu",
+        "fex-emu-rootfs-fedora",
+        "fex-emu-sysroot",
+        "fex-emu-thunks",
+        "kernel",
+        "kernel-16k",
+        "kernel-64k",
+        "muvm",
+        "qemu-user-static-x86",
+    },
+    "noarch": {
+        "fex-emu-filesystem",
+        "mesa-fex-emu-overlay-i386",
+        "mesa-fex-emu-overlay-x86_64",
+        "python3-fexpkg",
+        "python3-dnf-plugin-fex",
+        "libdnf5-plugin-fex",
+    },
 }
 COMPS = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
@@ -81,8 +97,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 def rpm_query(rpm_file: Path, fmt: str) -> str:
     """`rpm -qp --qf FMT` of one package file."""
-    return subprocess.run(["rpm", "-qp", "--qf", fmt, str(rpm_file)], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["rpm", "-qp", "--qf", fmt, str(rpm_file)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def extract(rpm_file: Path, dest: Path) -> Path:
@@ -104,25 +121,32 @@ def test_all_packages_built_for_aarch64_and_noarch(built: tuple[Path, Path, Path
         assert names <= found[arch], f"missing {arch} packages: {names - found[arch]}"
 
 
-def test_fex_binfmt_files_are_byte_identical(built: tuple[Path, Path, Path],
-                                             tmp_path: Path) -> None:
+def test_fex_binfmt_files_are_byte_identical(
+    built: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     out, _, _ = built
     root = extract(next(out.glob("fex-emu-2*.aarch64.rpm")), tmp_path / "fex-emu")
     for name, line in FEX_BINFMT.items():
         assert (root / "usr/lib/binfmt.d" / name).read_bytes() == line
 
 
-def test_fex_interpreter_stand_in_prints_its_arguments(built: tuple[Path, Path, Path],
-                                                       tmp_path: Path) -> None:
+def test_fex_interpreter_stand_in_prints_its_arguments(
+    built: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     out, _, _ = built
     root = extract(next(out.glob("fex-emu-2*.aarch64.rpm")), tmp_path / "fex-emu")
-    proc = subprocess.run([str(root / "usr/bin/FEXInterpreter"), "/usr/bin/ls", "a b"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(root / "usr/bin/FEXInterpreter"), "/usr/bin/ls", "a b"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout == "FEXInterpreter stand-in: '/usr/bin/ls' 'a b'\n"
 
 
-def test_rootfs_package_holds_an_erofs_image(built: tuple[Path, Path, Path],
-                                             tmp_path: Path) -> None:
+def test_rootfs_package_holds_an_erofs_image(
+    built: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     out, _, _ = built
     rpm_file = next(out.glob("fex-emu-rootfs-fedora-*.rpm"))
     assert "fex-emu-rootfs(fedora)" in rpm_query(rpm_file, "[%{PROVIDES}\n]").split()
@@ -147,8 +171,9 @@ def test_rpmlint_finds_no_errors(built: tuple[Path, Path, Path]) -> None:
     assert " 0 errors, 0 warnings" in proc.stdout
 
 
-def test_second_build_is_fast_and_rebuilds_nothing(built: tuple[Path, Path, Path],
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_second_build_is_fast_and_rebuilds_nothing(
+    built: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     out, work, comps = built
     before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     caplog.set_level(logging.INFO, logger="fexpkg.repo")
@@ -160,20 +185,32 @@ def test_second_build_is_fast_and_rebuilds_nothing(built: tuple[Path, Path, Path
     assert elapsed < 2, f"no-op rebuild took {elapsed:.2f} s"
 
 
-def test_scriptlets_run_with_busybox_in_an_installroot(built: tuple[Path, Path, Path],
-                                                       tmp_path: Path) -> None:
+def test_scriptlets_run_with_busybox_in_an_installroot(
+    built: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     out, work, _ = built
     probe_dir = tmp_path / "specs"
     probe_dir.mkdir()
     (probe_dir / "scriptlet-probe.spec").write_text(SCRIPTLET_SPEC)
-    probe_repo = repo.build_repo(tmp_path / "probe", spec_dirs=[probe_dir],
-                                 workdir=tmp_path / "probe.work")
+    probe_repo = repo.build_repo(
+        tmp_path / "probe", spec_dirs=[probe_dir], workdir=tmp_path / "probe.work"
+    )
     root = tmp_path / "root"
     root.mkdir()
     proc = subprocess.run(
-        ["rpm", f"--root={root}", "-i", "--nosignature", "--ignorearch",
-         *map(str, out.glob("busybox-*.rpm")), *map(str, probe_repo.glob("*.rpm"))],
-        env=repo.rpm_env(work / "home"), capture_output=True, text=True)
+        [
+            "rpm",
+            f"--root={root}",
+            "-i",
+            "--nosignature",
+            "--ignorearch",
+            *map(str, out.glob("busybox-*.rpm")),
+            *map(str, probe_repo.glob("*.rpm")),
+        ],
+        env=repo.rpm_env(work / "home"),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "scriptlet failed" not in proc.stderr
     assert (root / "var/probe/copy").read_text() == "probe\n"

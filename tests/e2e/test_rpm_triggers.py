@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fexpkg import repo
-from fexpkg.harness import BOOKKEEPING, Installroot
+from fexpkg.harness import Installroot
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ TRIGGER_PATHS = ("/usr/lib/binfmt.d", "/usr/share/fex-emu/RootFS")
 #: No /dev/null in it: a fresh installroot has none, and a failed redirection would skip setup.
 GUARD = "[ -x /usr/bin/fexpkg ] && fexpkg_version=$(/usr/bin/fexpkg --version 2>&1) || exit 0"
 FEXPKG_STATE = "var/lib/fexpkg"
-IGNORE = (*BOOKKEEPING, FEXPKG_STATE)
+
 #: What setup writes in a root (plan.py); none of it may appear while fexpkg cannot run.
 SETUP_OUTPUTS = ("etc/binfmt.d", "usr/libexec/fexpkg", FEXPKG_STATE)
 
@@ -48,8 +48,13 @@ class Scriptlet:
 
 def query(rpm_file: Path, option: str, home: Path) -> dict[str, Scriptlet]:
     """The scriptlets `rpm -qp OPTION` prints, by kind."""
-    proc = subprocess.run(["rpm", "-qp", option, str(rpm_file)], env=repo.rpm_env(home),
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["rpm", "-qp", option, str(rpm_file)],
+        env=repo.rpm_env(home),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     kind = None
     parts: dict[str, tuple[str, tuple[str, ...], list[str]]] = {}
     for line in proc.stdout.splitlines():
@@ -61,8 +66,10 @@ def query(rpm_file: Path, option: str, home: Path) -> dict[str, Scriptlet]:
             parts[kind] = (match.group(2), paths, [])
         elif kind is not None:
             parts[kind][2].append(line)
-    return {kind: Scriptlet(kind, interpreter, paths, "\n".join(lines).strip() + "\n")
-            for kind, (interpreter, paths, lines) in parts.items()}
+    return {
+        kind: Scriptlet(kind, interpreter, paths, "\n".join(lines).strip() + "\n")
+        for kind, (interpreter, paths, lines) in parts.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +101,13 @@ def in_root(body: str, root: Path) -> str:
 def run_in_root(scriptlet: Scriptlet, root: Installroot, *args: str) -> str:
     """Run a scriptlet's body against root as rpm would; return what fexpkg logged."""
     env = {k: v for k, v in os.environ.items() if k != "FEXPKG_PAGE_SIZE"}
-    proc = subprocess.run([scriptlet.interpreter, "-c", in_root(scriptlet.body, root.path),
-                           scriptlet.kind, *args],
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    proc = subprocess.run(
+        [scriptlet.interpreter, "-c", in_root(scriptlet.body, root.path), scriptlet.kind, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     # `|| :` keeps a failing fexpkg from failing the transaction: the test must see it succeed.
     assert "error" not in proc.stderr.lower() and "Traceback" not in proc.stderr, proc.stderr
@@ -105,9 +116,11 @@ def run_in_root(scriptlet: Scriptlet, root: Installroot, *args: str) -> str:
 
 def fexpkg_outputs(root: Installroot) -> list[str]:
     """Files and links (binfmt.d masks) under the places setup writes to."""
-    return sorted(path for path, kind in root.snapshot().items()
-                  if path.startswith(tuple(p + "/" for p in SETUP_OUTPUTS))
-                  and not kind.startswith("dir "))
+    return sorted(
+        path
+        for path, kind in root.snapshot().items()
+        if path.startswith(tuple(p + "/" for p in SETUP_OUTPUTS)) and not kind.startswith("dir ")
+    )
 
 
 # (a) what the package carries ------------------------------------------------------------------
@@ -130,8 +143,10 @@ def test_package_carries_the_triggers_and_preun(scriptlets):
             assert " --root / " in line + " ", line
 
     def actions(kind: str) -> list[str]:
-        return re.findall(r"/usr/bin/fexpkg (setup|teardown) --root /",
-                          "\n".join(code_lines(scriptlets[kind].body)))
+        return re.findall(
+            r"/usr/bin/fexpkg (setup|teardown) --root /",
+            "\n".join(code_lines(scriptlets[kind].body)),
+        )
 
     assert actions("transfiletriggerin") == ["setup"]
     # Files left: converge while FEX's binfmt.d file is there, undo once it is gone.
@@ -214,7 +229,7 @@ def test_rpm_triggers_end_like_the_dnf4_plugin(make_root, scriptlets, kernel, re
 
     log = run_in_root(scriptlets["transfiletriggerin"], root)
     assert f"setup {root.path}:" in log, log
-    assert root.snapshot(IGNORE) == with_plugin.snapshot(IGNORE)
+    assert root.snapshot() == with_plugin.snapshot()
     assert (root.path / FEXPKG_STATE / "manifest.json").is_file()
 
     # Converges: the trigger firing again (qemu-user-static-x86 arriving, say) changes nothing.
@@ -228,6 +243,6 @@ def test_rpm_triggers_end_like_the_dnf4_plugin(make_root, scriptlets, kernel, re
     else:
         with_plugin.dnf(*removal)
         assert "python3-fexpkg" in root.installed()
-        assert root.snapshot(IGNORE) == with_plugin.snapshot(IGNORE)
+        assert root.snapshot() == with_plugin.snapshot()
         # fexpkg stays installed: its own state directory may stay, nothing it set up does.
         assert [p for p in fexpkg_outputs(root) if not p.startswith(FEXPKG_STATE + "/")] == []

@@ -57,9 +57,15 @@ def add_packagereq(group: str, name: str):
     def edit(text: str) -> str:
         head, sep, tail = text.partition(f"<id>{group}</id>")
         assert sep
-        return head + sep + tail.replace(
-            "<packagelist>", f'<packagelist>\n      <packagereq type="default">{name}</packagereq>',
-            1)
+        return (
+            head
+            + sep
+            + tail.replace(
+                "<packagelist>",
+                f'<packagelist>\n      <packagereq type="default">{name}</packagereq>',
+                1,
+            )
+        )
 
     return edit
 
@@ -130,8 +136,11 @@ def test_repository_missing_a_group_package_fails(
 def test_bogus_packagereq_of_the_kde_group_fails(
     fex_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = variant(fex_repo, tmp_path / "repo",
-                     comps_edit=add_packagereq("kde-desktop", "plasma-no-such-package"))
+    broken = variant(
+        fex_repo,
+        tmp_path / "repo",
+        comps_edit=add_packagereq("kde-desktop", "plasma-no-such-package"),
+    )
     rc, _, err = run_cli(capsys, "--repo", str(broken), "--out", str(tmp_path / "out"))
     assert rc == 1
     assert err == (
@@ -152,11 +161,17 @@ def test_missing_dependency_is_a_solver_problem(
     lines = err.splitlines()
     pattern = re.compile(
         rf"fexpkg: error: {re.escape(WITH)}: conflicting requests; nothing provides "
-        r"fex-emu-filesystem needed by (\S+)-[^-]+-[^-]+\.(aarch64|noarch)")
+        r"fex-emu-filesystem needed by (\S+)-[^-]+-[^-]+\.(aarch64|noarch)"
+    )
     needers = sorted(m.group(1) for m in map(pattern.fullmatch, lines) if m)
     assert len(needers) == len(lines)
-    assert needers == ["fex-emu", "fex-emu-rootfs-fedora", "fex-emu-thunks",
-                       "mesa-fex-emu-overlay-i386", "mesa-fex-emu-overlay-x86_64"]
+    assert needers == [
+        "fex-emu",
+        "fex-emu-rootfs-fedora",
+        "fex-emu-thunks",
+        "mesa-fex-emu-overlay-i386",
+        "mesa-fex-emu-overlay-x86_64",
+    ]
 
 
 CONFLICTING_SPEC = """\
@@ -183,10 +198,14 @@ def test_conflict_with_the_option_fails(
     spec.write_text(CONFLICTING_SPEC)
     proc = subprocess.run(
         ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
-        env=repo.rpm_env(tmp_path / "home"), capture_output=True, text=True)
+        env=repo.rpm_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
-    broken = variant(fex_repo, tmp_path / "repo",
-                     comps_edit=add_packagereq("kde-desktop", "kde-fex-clash"))
+    broken = variant(
+        fex_repo, tmp_path / "repo", comps_edit=add_packagereq("kde-desktop", "kde-fex-clash")
+    )
     shutil.copy(next(top.glob("RPMS/noarch/kde-fex-clash-*.rpm")), broken)
     repo.createrepo(broken, tmp_path / "repo-comps.xml")
 
