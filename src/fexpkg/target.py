@@ -19,6 +19,8 @@ NATIVE_PAGE_SIZE = 4096
 PAGE_SIZES = (4096, 16384, 65536)
 ENV_PAGE_SIZE = "FEXPKG_PAGE_SIZE"
 MODULES_DIR = "usr/lib/modules"
+#: Present only on a system booted with systemd: its running kernel is the one that matters.
+BOOTED_MARKER = Path("/run/systemd/system")
 FLAVOURS = {"16k": 16384, "64k": 65536}
 _KERNEL_PACKAGE = re.compile(r"^kernel-(16k|64k)(?:-|$)")
 _MODULES_FLAVOUR = re.compile(r"\+(16k|64k)$")
@@ -105,11 +107,16 @@ def page_size_of(
         size = _parse(env[ENV_PAGE_SIZE], ENV_PAGE_SIZE)
         if size is not None:
             return PageSize(size, f"from {ENV_PAGE_SIZE}")
-    if is_host(root):
+    host = is_host(root)
+    if host and BOOTED_MARKER.is_dir():
         return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
+    # An installroot, or `/` of an image being built in a chroot (rpm triggers there run with
+    # the builder's kernel): the kernel flavour installed in it decides.
     found = _from_kernel_packages(kernel_packages) or _from_modules(Root(root))
     if found:
         return PageSize(found[0], f"from {found[1]} in {root}")
+    if host:
+        return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
     return PageSize(NATIVE_PAGE_SIZE, f"no 16k or 64k kernel in {root}")
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from fexpkg import target
 from fexpkg.errors import FexpkgError
 from fexpkg.target import Mode, Target, detect_page_size, page_size_of
 
@@ -78,3 +79,27 @@ def test_modules_dirs(tmp_path, modules, size):
 def test_host_uses_running_kernel():
     found = page_size_of(Path("/"), env={})
     assert found == (found.__class__(os.sysconf("SC_PAGE_SIZE"), "from the running kernel"))
+
+
+def _as_host(monkeypatch, tmp_path, booted: bool) -> Path:
+    """Make tmp_path stand for `/`, on a booted system or in an image-build chroot."""
+    marker = tmp_path / "run-systemd-system"
+    if booted:
+        marker.mkdir()
+    monkeypatch.setattr(target, "is_host", lambda root: True)
+    monkeypatch.setattr(target, "BOOTED_MARKER", marker)
+    root = tmp_path / "root"
+    (root / "usr/lib/modules/6.17.1-300.fc42.aarch64+16k").mkdir(parents=True)
+    return root
+
+
+def test_booted_host_follows_its_running_kernel(monkeypatch, tmp_path):
+    root = _as_host(monkeypatch, tmp_path, booted=True)
+    assert page_size_of(root, env={}).source == "from the running kernel"
+
+
+def test_image_build_chroot_follows_the_installed_kernel(monkeypatch, tmp_path):
+    root = _as_host(monkeypatch, tmp_path, booted=False)
+    found = page_size_of(root, env={})
+    assert found.value == 16384
+    assert found.source.startswith("from usr/lib/modules/6.17.1-300.fc42.aarch64+16k")
