@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fexpkg.errors import UnsafePathError
@@ -199,21 +199,18 @@ class Root:
         """
         created: list[str] = []
         with self._at(relpath, create=True, created=created) as (dir_fd, name):
-            tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
+            tmp = _temporary_name(name)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
-            try:
+
+            def fill() -> None:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                     f.flush()
                     os.fchmod(f.fileno(), mode)
                     os.fsync(f.fileno())
-                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
-                raise
-            os.fsync(dir_fd)
+
+            _replace(dir_fd, tmp, name, fill)
         return created
 
     def symlink_atomic(self, relpath: str, target: str) -> list[str]:
@@ -223,15 +220,9 @@ class Root:
         """
         created: list[str] = []
         with self._at(relpath, follow=False, create=True, created=created) as (dir_fd, name):
-            tmp = f".{name}.fexpkg-{secrets.token_hex(4)}"
+            tmp = _temporary_name(name)
             os.symlink(target, tmp, dir_fd=dir_fd)
-            try:
-                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
-                raise
-            os.fsync(dir_fd)
+            _replace(dir_fd, tmp, name)
         return created
 
     def remove(self, relpath: str) -> bool:
@@ -282,6 +273,22 @@ class Root:
             yield
         finally:
             os.close(fd)
+
+
+def _temporary_name(name: str) -> str:
+    return f".{name}.fexpkg-{secrets.token_hex(4)}"
+
+
+def _replace(dir_fd: int, tmp: str, name: str, prepare: Callable[[], None] = lambda: None) -> None:
+    """Finish `tmp` with `prepare`, rename it over `name`, fsync the dir; on error remove tmp."""
+    try:
+        prepare()
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.fsync(dir_fd)
 
 
 def _readlink(dir_fd: int, name: str) -> str | None:
