@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -112,12 +113,20 @@ def rendered(tree: etree._ElementTree) -> etree._ElementTree:
     return copy
 
 
+_SOURCE_TAG = re.compile(f"<(/?)({'|'.join(map(re.escape, TRANSLATABLE))})(/?)>")
+"""An opening, closing or empty translatable source tag (`</_x/>` matches too: it is no tag)."""
+
+
 def render_text(text: str) -> str:
     """Source text with its translatable tags renamed; lines stay where they were."""
-    for old, new in TRANSLATABLE.items():
-        text = text.replace(f"<{old}>", f"<{new}>").replace(f"</{old}>", f"</{new}>")
-        text = text.replace(f"<{old}/>", f"<{new}/>")
-    return text
+    return _SOURCE_TAG.sub(_render_tag, text)  # one scan of the text, not one per tag form
+
+
+def _render_tag(match: re.Match[str]) -> str:
+    close, tag, empty = match.groups()
+    if close and empty:
+        return match.group()
+    return f"<{close}{TRANSLATABLE[tag]}{empty}>"
 
 
 def serialize(tree: etree._ElementTree) -> bytes:
