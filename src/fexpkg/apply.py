@@ -139,6 +139,11 @@ def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
     root = manifest.root
     if item["kind"] == "json":
         item["created_file"] = not root.exists(item["path"])
+        if not item["created_file"]:  # its bytes, so that undo keeps the user's formatting
+            backup = f"{BACKUP_DIR}/{item['id']}"
+            manifest.make_state_dir()
+            root.write_atomic(backup, root.read_bytes(item["path"]), 0o644)
+            return {**current, "backup": backup}
     if current["state"] == "file":
         backup = f"{BACKUP_DIR}/{item['path']}"
         manifest.make_state_dir()
@@ -171,12 +176,21 @@ def _restore(root: Root, item: Item) -> str:
     """Put back what was there before fexpkg; return a description of the change."""
     path, before = item["path"], item["before"]
     if item["kind"] == "json":
+        key = tuple(item["key"])
         value = before["value"] if before["state"] == "value" else MISSING
-        remaining = with_key(load(root, path), tuple(item["key"]), value)
+        current = load(root, path)
+        remaining = with_key(current, key, value)
         if item.get("created_file") and not remaining:
             root.remove(root.resolve(path))  # the file itself, through a symlink if one leads there
             return f"removed {root.display(path)}"
-        _write_json(root, path, tuple(item["key"]), value)
+        original = root.read_bytes(before["backup"]) if "backup" in before else None
+        if original is not None and with_key(json.loads(original), key, MISSING) == with_key(
+            current, key, MISSING
+        ):  # nothing else changed since: put the user's bytes back
+            info = root.stat(path)
+            root.write_atomic(path, original, stat.S_IMODE(info.st_mode) if info else 0o644)
+        else:
+            _write_json(root, path, key, value)
         return f"restored {'.'.join(item['key'])} in {root.display(path)}"
     if before["state"] == "absent":
         root.remove(path)

@@ -38,6 +38,11 @@ def load(root: Root, relpath: str) -> dict[str, Any] | None:
             f"{root.display(relpath)}:{exc.lineno}: invalid JSON ({exc.msg}); fix it, fexpkg "
             "leaves it alone"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+        raise ConfigError(
+            f"{root.display(relpath)}: unreadable JSON ({str(exc).partition(':')[0]}); fix it, "
+            "fexpkg leaves it alone"
+        ) from None
     if not isinstance(config, dict) or not isinstance(config.get("Config", {}), dict):
         raise ConfigError(
             f'{root.display(relpath)}: expected {{"Config": {{...}}}}; fix it, fexpkg leaves '

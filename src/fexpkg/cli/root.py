@@ -1,4 +1,4 @@
-"""`fexpkg setup | teardown | status`: configure FEX in a root (the host or an installroot)."""
+"""`fexpkg setup | teardown | status | doctor`: FEX in a root (the host or an installroot)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fexpkg import actions
+from fexpkg import actions, doctor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--page-size", default=None, metavar="N|auto", help="as for setup")
     status.add_argument("--json", action="store_true", help="print JSON with stable keys")
     status.set_defaults(func=run_status)
+
+    check = sub.add_parser("doctor", help="check how x86 programs run in a root, with fixes")
+    _root_arg(check)
+    check.add_argument("--page-size", default=None, metavar="N|auto", help="as for setup")
+    check.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    check.set_defaults(func=run_doctor)
 
 
 def _root_arg(parser: argparse.ArgumentParser) -> None:
@@ -94,3 +100,16 @@ def run_status(args: argparse.Namespace) -> int:
     for warning in st.warnings:
         print(f"warning: {warning}")
     return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """Print one line per check (and its fix); exit 1 when a check fails."""
+    diagnosis = doctor.diagnose(args.root, page_size=args.page_size)
+    if args.json:
+        print(json.dumps(diagnosis.as_dict(), indent=2, sort_keys=True))
+    else:
+        for check in diagnosis.checks:
+            print(f"{check.result.name:<4}  {check.name}  {check.finding}")
+            if check.fix:
+                print(f"      fix: {check.fix}")
+    return 1 if diagnosis.failed else 0
