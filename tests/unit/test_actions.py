@@ -21,11 +21,6 @@ HOME = Path("/home/u")
 
 
 @pytest.fixture
-def root(tmp_path):
-    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
-
-
-@pytest.fixture
 def misc(tmp_path):
     """A directory shaped like binfmt_misc: writes land in plain files we can read back."""
     path = tmp_path / "binfmt_misc"

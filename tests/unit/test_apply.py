@@ -19,11 +19,6 @@ FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 CONFIG = "usr/share/fex-emu/Config.json"
 
 
-@pytest.fixture
-def root(tmp_path):
-    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
-
-
 def setup(root, page_size=4096):
     return apply_plan(make_plan(Target(root, page_size), {}, Path("/home/u")))
 

@@ -12,10 +12,23 @@ from fexpkg.comps_merge import build_repo_comps
 from fexpkg.errors import CompsError
 
 STAND_INS = {
-    "fex-emu", "fex-emu-filesystem", "fex-emu-thunks", "fex-emu-rootfs-fedora", "muvm",
-    "erofs-fuse", "qemu-user-static-x86", "mesa-fex-emu-overlay-i386",
-    "mesa-fex-emu-overlay-x86_64", "kernel", "kernel-16k", "kernel-64k", "busybox",
-    "python3-fexpkg", "python3-dnf-plugin-fex", "libdnf5-plugin-fex", "fex-emu-sysroot",
+    "fex-emu",
+    "fex-emu-filesystem",
+    "fex-emu-thunks",
+    "fex-emu-rootfs-fedora",
+    "muvm",
+    "erofs-fuse",
+    "qemu-user-static-x86",
+    "mesa-fex-emu-overlay-i386",
+    "mesa-fex-emu-overlay-x86_64",
+    "kernel",
+    "kernel-16k",
+    "kernel-64k",
+    "busybox",
+    "python3-fexpkg",
+    "python3-dnf-plugin-fex",
+    "libdnf5-plugin-fex",
+    "fex-emu-sysroot",
 }
 
 
@@ -24,17 +37,33 @@ def test_fold_upper_cases_ascii_letters_only() -> None:
 
 
 def test_packagereq_key_ranks_types_as_comps_cleanup() -> None:
-    reqs = [("optional", "a"), ("default", "b"), ("conditional", "c"), ("mandatory", "d"),
-            (None, "e"), ("default", "A")]
+    reqs = [
+        ("optional", "a"),
+        ("default", "b"),
+        ("conditional", "c"),
+        ("mandatory", "d"),
+        (None, "e"),
+        ("default", "A"),
+    ]
     ordered = sorted(reqs, key=lambda r: comps.packagereq_key(*r))
-    assert ordered == [(None, "e"), ("mandatory", "d"), ("conditional", "c"), ("default", "A"),
-                       ("default", "b"), ("optional", "a")]
+    assert ordered == [
+        (None, "e"),
+        ("mandatory", "d"),
+        ("conditional", "c"),
+        ("default", "A"),
+        ("default", "b"),
+        ("optional", "a"),
+    ]
 
 
 def test_category_key_compares_display_order_as_text() -> None:
     cats = [("5", "gnome"), ("10", "kde"), ("120", "neuro"), (None, "none")]
     assert sorted(cats, key=lambda c: comps.category_key(*c)) == [
-        (None, "none"), ("10", "kde"), ("120", "neuro"), ("5", "gnome")]
+        (None, "none"),
+        ("10", "kde"),
+        ("120", "neuro"),
+        ("5", "gnome"),
+    ]
 
 
 def test_fragment_marker() -> None:
@@ -55,8 +84,9 @@ def test_render_renames_translatable_tags_only(tmp_path: Path) -> None:
     src = comps.FIXTURE_COMPS.read_text().splitlines()
     dst = out.read_text().splitlines()
     assert len(src) == len(dst)
-    expected = [line.replace("_name>", "name>").replace("_description>", "description>")
-                for line in src]
+    expected = [
+        line.replace("_name>", "name>").replace("_description>", "description>") for line in src
+    ]
     assert dst == expected
     assert not list(tmp_path.glob("sub/.*.tmp"))
 
@@ -74,8 +104,10 @@ def test_project_group_packagelist() -> None:
     assert group.findtext("id") == "fex-x86-emulation"
     assert group.findtext("_name") == "x86 Emulation"
     assert (group.findtext("default"), group.findtext("uservisible")) == ("false", "true")
-    reqs = {r.text: (r.get("type"), r.get("requires"), r.get("arch"))
-            for r in group.iterfind("packagelist/packagereq")}
+    reqs = {
+        r.text: (r.get("type"), r.get("requires"), r.get("arch"))
+        for r in group.iterfind("packagelist/packagereq")
+    }
     assert reqs == {
         "fex-emu": ("mandatory", None, "aarch64"),
         "fex-emu-rootfs-fedora": ("mandatory", None, "aarch64"),

@@ -22,7 +22,8 @@ def test_validate_clean_and_bad(capsys: pytest.CaptureFixture[str]) -> None:
     bad = FIXTURES / "bad-package-twice.xml.in"
     assert cli.main(["comps", "validate", str(bad)]) == 1
     assert capsys.readouterr().out == (
-        f"{bad}:11: package 'busybox' listed twice in group 'core' (first at line 10)\n")
+        f"{bad}:11: package 'busybox' listed twice in group 'core' (first at line 10)\n"
+    )
 
 
 def test_merge_check_and_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,8 +31,10 @@ def test_merge_check_and_render(tmp_path: Path, capsys: pytest.CaptureFixture[st
     shutil.copy(comps.FIXTURE_COMPS, target)
     assert cli.main(["comps", "merge", "--into", str(target), "--check"]) == 1
     assert cli.main(["comps", "merge", "--into", str(target)]) == 0
-    assert cli.main(["comps", "merge", "--into", str(target), "--check",
-                     str(comps.PROJECT_COMPS)]) == 0
+    assert (
+        cli.main(["comps", "merge", "--into", str(target), "--check", str(comps.PROJECT_COMPS)])
+        == 0
+    )
     out = tmp_path / "comps.xml"
     assert cli.main(["comps", "render", str(target), "-o", str(out)]) == 0
     assert "<name>x86 Emulation</name>" in out.read_text()

@@ -20,8 +20,8 @@ def assert_only_added(before: str, after: str) -> list[str]:
     """Assert `after` is `before` plus the group block and the option line; return its lines."""
     lines = after.splitlines(True)
     start = lines.index(group_block()[1]) - 1
-    assert lines[start:start + GROUP_LINES] == group_block()
-    rest = lines[:start] + lines[start + GROUP_LINES:]
+    assert lines[start : start + GROUP_LINES] == group_block()
+    rest = lines[:start] + lines[start + GROUP_LINES :]
     rest.remove(OPTION)
     assert "".join(rest) == before
     return lines
@@ -30,7 +30,7 @@ def assert_only_added(before: str, after: str) -> list[str]:
 def group_block() -> list[str]:
     lines = comps.PROJECT_COMPS.read_text().splitlines(True)
     start = lines.index("  <group>\n")
-    return lines[start:start + GROUP_LINES]
+    return lines[start : start + GROUP_LINES]
 
 
 @pytest.fixture
@@ -50,9 +50,11 @@ def test_merge_into_fixture_adds_only_the_group_and_option(target: Path) -> None
     assert lines[start + GROUP_LINES].startswith("  <!-- KDE:")
     env = lines.index("    <id>kde-desktop-environment</id>\n")
     options = lines.index("    <optionlist>\n", env)
-    assert lines[options + 1:options + 4] == [
-        "      <groupid>arm-tools</groupid>\n", OPTION,
-        '      <groupid default="true">kde-apps</groupid>\n']
+    assert lines[options + 1 : options + 4] == [
+        "      <groupid>arm-tools</groupid>\n",
+        OPTION,
+        '      <groupid default="true">kde-apps</groupid>\n',
+    ]
     assert comps_validate.validate(target) == []
 
 
@@ -99,24 +101,29 @@ def test_merge_replaces_an_outdated_group(target: Path) -> None:
 
 def test_option_appended_when_optionlist_is_unsorted(target: Path) -> None:
     text = target.read_text().replace(
-        "      <groupid>arm-tools</groupid>\n      <groupid default=\"true\">kde-apps</groupid>\n",
-        "      <groupid default=\"true\">kde-apps</groupid>\n      <groupid>arm-tools</groupid>\n")
+        '      <groupid>arm-tools</groupid>\n      <groupid default="true">kde-apps</groupid>\n',
+        '      <groupid default="true">kde-apps</groupid>\n      <groupid>arm-tools</groupid>\n',
+    )
     target.write_text(text)
     comps_merge.merge(target)
     after = target.read_text()
-    assert '<groupid>arm-tools</groupid>\n' + OPTION + "    </optionlist>\n" in after
+    assert "<groupid>arm-tools</groupid>\n" + OPTION + "    </optionlist>\n" in after
 
 
 def test_optionlist_created_when_missing(target: Path) -> None:
     lines = target.read_text().splitlines(True)
     env = lines.index("    <id>kde-desktop-environment</id>\n")
     start = lines.index("    <optionlist>\n", env)
-    del lines[start - 1:start + 4]  # its comment and the optionlist
+    del lines[start - 1 : start + 4]  # its comment and the optionlist
     target.write_text("".join(lines))
     comps_merge.merge(target)
     after = target.read_text()
-    assert "      <groupid>kde-desktop</groupid>\n    </grouplist>\n    <optionlist>\n" + OPTION + \
-        "    </optionlist>\n  </environment>\n" in after
+    assert (
+        "      <groupid>kde-desktop</groupid>\n    </grouplist>\n    <optionlist>\n"
+        + OPTION
+        + "    </optionlist>\n  </environment>\n"
+        in after
+    )
     assert comps_validate.validate(target) == []
 
 
@@ -142,16 +149,25 @@ def test_malformed_target_is_left_untouched(target: Path) -> None:
 
 def test_missing_environment_is_an_error(target: Path) -> None:
     text = target.read_text()
-    target.write_text(text.replace("<id>kde-desktop-environment</id>\n    <_name>KDE P",
-                                   "<id>kde-environment</id>\n    <_name>KDE P"))
-    with pytest.raises(CompsError, match="has no environment 'kde-desktop-environment' to add "
-                                         "'fex-x86-emulation' to"):
+    target.write_text(
+        text.replace(
+            "<id>kde-desktop-environment</id>\n    <_name>KDE P",
+            "<id>kde-environment</id>\n    <_name>KDE P",
+        )
+    )
+    with pytest.raises(
+        CompsError,
+        match="has no environment 'kde-desktop-environment' to add 'fex-x86-emulation' to",
+    ):
         comps_merge.merge(target)
 
 
 def test_unexpected_layout_is_an_error(target: Path) -> None:
-    target.write_text(target.read_text().replace("  </group>\n  <group>\n    <id>core",
-                                                 "  </group><group>\n    <id>core"))
+    target.write_text(
+        target.read_text().replace(
+            "  </group>\n  <group>\n    <id>core", "  </group><group>\n    <id>core"
+        )
+    )
     with pytest.raises(CompsError, match=r":9: cannot merge: <group> must begin a line"):
         comps_merge.merge(target)
 

@@ -42,7 +42,8 @@ def test_generated_fedora_size_file_is_clean(tmp_path: Path) -> None:
 def test_not_well_formed() -> None:
     assert messages("bad-not-well-formed.xml.in") == [
         "4: not well-formed XML: Opening and ending tag mismatch: id line 4 and ident, "
-        "line 4, column 21"]
+        "line 4, column 21"
+    ]
 
 
 def test_schema_errors_carry_lines() -> None:
@@ -55,7 +56,8 @@ def test_schema_errors_carry_lines() -> None:
 
 def test_libcomps_rejection() -> None:
     assert messages("bad-libcomps.xml.in") == [
-        "11: libcomps: Element description is required at line:11 column :2 but missing"]
+        "11: libcomps: Element description is required at line:11 column :2 but missing"
+    ]
 
 
 def test_duplicate_ids() -> None:
@@ -75,23 +77,28 @@ def test_unknown_group_references() -> None:
 
 def test_unknown_group_references_are_not_checked_in_fragments() -> None:
     assert messages("bad-unknown-group.xml.in", fragment=True) != []
-    assert not any("unknown group" in m for m in messages("bad-unknown-group.xml.in",
-                                                          fragment=True))
+    assert not any(
+        "unknown group" in m for m in messages("bad-unknown-group.xml.in", fragment=True)
+    )
 
 
 def test_package_listed_twice() -> None:
     assert messages("bad-package-twice.xml.in") == [
-        "11: package 'busybox' listed twice in group 'core' (first at line 10)"]
+        "11: package 'busybox' listed twice in group 'core' (first at line 10)"
+    ]
 
 
 def test_unknown_type() -> None:
-    assert "10: packagereq 'busybox' has unknown type 'bogus'; use one of mandatory, default, " \
-           "optional, conditional" in messages("bad-type.xml.in")
+    assert (
+        "10: packagereq 'busybox' has unknown type 'bogus'; use one of mandatory, default, "
+        "optional, conditional" in messages("bad-type.xml.in")
+    )
 
 
 def test_conditional_without_requires() -> None:
     assert "10: conditional packagereq 'muvm' has no requires attribute" in messages(
-        "bad-conditional.xml.in")
+        "bad-conditional.xml.in"
+    )
 
 
 def test_sort_order() -> None:
@@ -107,12 +114,15 @@ def test_sort_order() -> None:
 
 def test_plain_tags_in_source_file() -> None:
     assert "5: <name> in a .xml.in file: write <_name> so that it is translated" in messages(
-        "bad-translatable.xml.in")
+        "bad-translatable.xml.in"
+    )
 
 
 def test_source_tags_in_rendered_file() -> None:
-    assert "5: <_name> in a rendered file: render the .xml.in with 'fexpkg comps render'" in \
-        messages("bad-untranslated.xml")
+    assert (
+        "5: <_name> in a rendered file: render the .xml.in with 'fexpkg comps render'"
+        in messages("bad-untranslated.xml")
+    )
 
 
 def test_fragment_without_marker_needs_the_flag(tmp_path: Path) -> None:
@@ -125,24 +135,30 @@ def test_fragment_without_marker_needs_the_flag(tmp_path: Path) -> None:
 def write_repo(root: Path, packages: list[tuple[str, str]]) -> Path:
     """A minimal repository: repomd.xml naming a gzipped primary.xml with these (name, arch)."""
     (root / "repodata").mkdir(parents=True)
-    pkgs = "".join(f'<package type="rpm"><name>{n}</name><arch>{a}</arch></package>'
-                   for n, a in packages)
-    primary = ('<?xml version="1.0"?><metadata xmlns="http://linux.duke.edu/metadata/common" '
-               f'packages="{len(packages)}">{pkgs}</metadata>')
+    pkgs = "".join(
+        f'<package type="rpm"><name>{n}</name><arch>{a}</arch></package>' for n, a in packages
+    )
+    primary = (
+        '<?xml version="1.0"?><metadata xmlns="http://linux.duke.edu/metadata/common" '
+        f'packages="{len(packages)}">{pkgs}</metadata>'
+    )
     (root / "repodata" / "primary.xml.gz").write_bytes(gzip.compress(primary.encode()))
     (root / "repodata" / "repomd.xml").write_text(
         '<?xml version="1.0"?><repomd xmlns="http://linux.duke.edu/metadata/repo">'
-        '<data type="primary"><location href="repodata/primary.xml.gz"/></data></repomd>')
+        '<data type="primary"><location href="repodata/primary.xml.gz"/></data></repomd>'
+    )
     return root
 
 
 def test_repo_membership(tmp_path: Path) -> None:
-    repo = write_repo(tmp_path / "repo", [("busybox", "aarch64"), ("not-in-repo", "x86_64"),
-                                          ("kernel", "noarch")])
+    repo = write_repo(
+        tmp_path / "repo", [("busybox", "aarch64"), ("not-in-repo", "x86_64"), ("kernel", "noarch")]
+    )
     path = FIXTURES / "bad-repo-missing.xml.in"
     problems = comps_validate.validate_files([path], repo=repo)
     assert [str(p) for p in problems] == [
-        f"{path}:12: package 'not-in-repo' of group 'core' is not in {repo} for aarch64 or noarch"]
+        f"{path}:12: package 'not-in-repo' of group 'core' is not in {repo} for aarch64 or noarch"
+    ]
 
 
 def test_repo_merged_comps_against_stand_ins(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """The desired state of a root per mode (pure: nothing is written)."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,7 @@ from fexpkg.binfmt import BinfmtEntry
 from fexpkg.plan import LAUNCHER_SCRIPT, SetJsonKey, Symlink, WriteFile, make_plan
 from fexpkg.target import Target
 
-FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 HOME = Path("/home/u")
-
-
-@pytest.fixture
-def root(tmp_path):
-    return shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
 
 
 def tree(path):

@@ -23,7 +23,8 @@ def test_digest_changes_with_each_input() -> None:
     assert repo.inputs_digest(b"spec", [("a", b"1")], "macros2") != base
     # Parts are length-prefixed: moving bytes between parts changes the digest.
     assert repo.inputs_digest(b"spec", [("a1", b"")], "macros") != repo.inputs_digest(
-        b"spec", [("a", b"1")], "macros")
+        b"spec", [("a", b"1")], "macros"
+    )
 
 
 def test_up_to_date_needs_same_digest_and_rpms(tmp_path: Path) -> None:

@@ -13,20 +13,29 @@ from fexpkg.cli import spec as spec_cli
 CHECKOUT = Path(__file__).resolve().parents[2]
 BAD = CHECKOUT / "tests" / "fixtures" / "bad-specs"
 GOOD = sorted((CHECKOUT / "specs").glob("*.spec")) + sorted(
-    (CHECKOUT / "tests" / "fixtures" / "specs").glob("*.spec"))
+    (CHECKOUT / "tests" / "fixtures" / "specs").glob("*.spec")
+)
 needs_rpmlint = pytest.mark.skipif(shutil.which("rpmlint") is None, reason="rpmlint missing")
 
 BAD_MESSAGES = {
     "bad-parse.spec": ["9: rpm: Unknown tag: Frobnicate:     yes"],
-    "bad-license.spec": ["6: License 'MIT-ish or GPLv2+' is not a valid SPDX expression: "
-                         "Unknown license key(s): MIT-ish, GPLv2+"],
-    "bad-exclusivearch.spec": ["2: package bad-exclusivearch is arch-specific but the spec has "
-                               "no ExclusiveArch: add ExclusiveArch: aarch64 or BuildArch: noarch"],
-    "bad-owned-dir.spec": ["21: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
-                           "Require fex-emu-filesystem instead of owning it"],
-    "bad-image-path.spec": ["21: /usr/share/fex-emu/rootfs/bad.erofs is outside "
-                            "/usr/share/fex-emu/RootFS and /usr/share/fex-emu/overlays, the "
-                            "image directories fex-emu-filesystem owns"],
+    "bad-license.spec": [
+        "6: License 'MIT-ish or GPLv2+' is not a valid SPDX expression: "
+        "Unknown license key(s): MIT-ish, GPLv2+"
+    ],
+    "bad-exclusivearch.spec": [
+        "2: package bad-exclusivearch is arch-specific but the spec has "
+        "no ExclusiveArch: add ExclusiveArch: aarch64 or BuildArch: noarch"
+    ],
+    "bad-owned-dir.spec": [
+        "21: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
+        "Require fex-emu-filesystem instead of owning it"
+    ],
+    "bad-image-path.spec": [
+        "21: /usr/share/fex-emu/rootfs/bad.erofs is outside "
+        "/usr/share/fex-emu/RootFS and /usr/share/fex-emu/overlays, the "
+        "image directories fex-emu-filesystem owns"
+    ],
     "bad-config.spec": ["21: /etc/bad.conf is under /etc but not %config(noreplace)"],
     "bad-changelog.spec": ["21: no %changelog section (or %autochangelog)"],
 }
@@ -56,8 +65,9 @@ def test_project_and_stand_in_specs_are_clean(capsys: pytest.CaptureFixture[str]
 
 def test_parse_error_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "x.spec"
-    bad.write_text("Name: x\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\nBogus: 1\n"
-                   "%description\nd\n")
+    bad.write_text(
+        "Name: x\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\nBogus: 1\n%description\nd\n"
+    )
     with pytest.raises(specs.SpecError, match=rf"^{bad}:6: Unknown tag: Bogus: 1$"):
         specs.parse(bad, tmp_path / "home")
 
@@ -69,7 +79,8 @@ def test_parse_error_without_line() -> None:
 
 def test_fedora_host_keeps_only_the_rpmdb_path_and_no_debuginfo() -> None:
     assert specs.macros_text(fedora_host=True) == (
-        "%_dbpath\t\t/usr/lib/sysimage/rpm\n%debug_package\t\t%{nil}\n")
+        "%_dbpath\t\t/usr/lib/sysimage/rpm\n%debug_package\t\t%{nil}\n"
+    )
     assert "%dist\t\t\t.fc42" in specs.macros_text(fedora_host=False)
 
 
@@ -78,7 +89,8 @@ def test_project_macros_are_seen_in_process(tmp_path: Path) -> None:
 
     with specs.project_macros(tmp_path):
         assert rpm.expandMacro("%{_binfmtdir} %{dist} %{_dbpath}") == (
-            "/usr/lib/binfmt.d .fc42 /usr/lib/sysimage/rpm")
+            "/usr/lib/binfmt.d .fc42 /usr/lib/sysimage/rpm"
+        )
 
 
 def test_rpm_env_writes_the_macros_once(tmp_path: Path) -> None:
@@ -93,33 +105,66 @@ def test_rpm_env_writes_the_macros_once(tmp_path: Path) -> None:
 
 def test_filesystem_stand_in_owns_exactly_the_owned_dirs() -> None:
     lines = (CHECKOUT / "tests/fixtures/specs/fex-emu-filesystem.spec").read_text().splitlines()
-    owned = {entry.removeprefix("%dir ") for _n, _p, entry in
-             specs.files_entries(lines, lambda s: s.replace("%{_datadir}", "/usr/share"))}
+    owned = {
+        entry.removeprefix("%dir ")
+        for _n, _p, entry in specs.files_entries(
+            lines, lambda s: s.replace("%{_datadir}", "/usr/share")
+        )
+    }
     assert owned == set(specs.FEX_OWNED_DIRS)
 
 
-@pytest.mark.parametrize(("package", "entry", "expected"), [
-    ("fex-emu-rootfs-fedora", "/usr/share/fex-emu/RootFS/default.erofs", []),
-    ("fex-emu-thunks", "/usr/share/fex-emu/ThunksDB.json", []),
-    ("x", "%dir /usr/share/fex-emu/", ["/usr/share/fex-emu is owned by fex-emu-filesystem: "
-                                      "Require fex-emu-filesystem instead of owning it"]),
-    ("x", "/usr/share/fex-emu/default.erofs",
-     ["/usr/share/fex-emu/default.erofs is outside /usr/share/fex-emu/RootFS and "
-      "/usr/share/fex-emu/overlays, the image directories fex-emu-filesystem owns"]),
-    ("x", "%config(noreplace) /etc/dnf/plugins/fex.conf", []),
-    ("x", "%dir /etc/fex", []),
-    ("x", "%attr(0644,root,root) /etc/fex/a",
-     ["/etc/fex/a is under /etc but not %config(noreplace)"]),
-])
+@pytest.mark.parametrize(
+    ("package", "entry", "expected"),
+    [
+        ("fex-emu-rootfs-fedora", "/usr/share/fex-emu/RootFS/default.erofs", []),
+        ("fex-emu-thunks", "/usr/share/fex-emu/ThunksDB.json", []),
+        (
+            "x",
+            "%dir /usr/share/fex-emu/",
+            [
+                "/usr/share/fex-emu is owned by fex-emu-filesystem: "
+                "Require fex-emu-filesystem instead of owning it"
+            ],
+        ),
+        (
+            "x",
+            "/usr/share/fex-emu/default.erofs",
+            [
+                "/usr/share/fex-emu/default.erofs is outside /usr/share/fex-emu/RootFS and "
+                "/usr/share/fex-emu/overlays, the image directories fex-emu-filesystem owns"
+            ],
+        ),
+        ("x", "%config(noreplace) /etc/dnf/plugins/fex.conf", []),
+        ("x", "%dir /etc/fex", []),
+        (
+            "x",
+            "%attr(0644,root,root) /etc/fex/a",
+            ["/etc/fex/a is under /etc but not %config(noreplace)"],
+        ),
+    ],
+)
 def test_file_entry_checks(package: str, entry: str, expected: list[str]) -> None:
     assert specs.check_file_entry(package, entry) == expected
 
 
 def test_files_sections_name_their_package() -> None:
-    lines = ["Name: main", "%files", "/a", "%files -n other", "/b", "%files sub -f list", "/c",
-             "%changelog", "- /d"]
-    assert specs.files_entries(lines, str) == [(3, "main", "/a"), (5, "other", "/b"),
-                                               (7, "main-sub", "/c")]
+    lines = [
+        "Name: main",
+        "%files",
+        "/a",
+        "%files -n other",
+        "/b",
+        "%files sub -f list",
+        "/c",
+        "%changelog",
+        "- /d",
+    ]
+    assert specs.files_entries(lines, str) == [
+        (3, "main", "/a"),
+        (5, "other", "/b"),
+        (7, "main-sub", "/c"),
+    ]
 
 
 def test_noarch_subpackage_does_not_need_exclusive_arch() -> None:

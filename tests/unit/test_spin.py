@@ -19,7 +19,9 @@ WITH = "kde-desktop-environment + fex-x86-emulation"
 
 def test_added_is_the_sorted_difference() -> None:
     assert spin.added({"busybox", "kernel"}, {"kernel", "fex-emu", "busybox", "erofs-fuse"}) == [
-        "erofs-fuse", "fex-emu"]
+        "erofs-fuse",
+        "fex-emu",
+    ]
     assert spin.added({"a"}, {"a"}) == []
     assert spin.added({"busybox", "kernel"}, {"kernel"}) == []
 
@@ -39,7 +41,8 @@ def test_merge_problems_prefixes_labels_and_drops_repeats() -> None:
 
 def test_one_line_collapses_dnf_messages() -> None:
     assert spin.one_line(" Problem: conflicting requests\n  - nothing provides a\n") == (
-        "Problem: conflicting requests - nothing provides a")
+        "Problem: conflicting requests - nothing provides a"
+    )
 
 
 def test_report_lists_what_the_option_adds_with_counts() -> None:
@@ -100,8 +103,7 @@ def test_check_needs_a_repository() -> None:
 
 def test_library_does_not_import_dnf() -> None:
     code = "import sys, fexpkg.spin, fexpkg.cli; print('dnf' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
 
 
@@ -109,9 +111,11 @@ def test_cli_prints_one_line_per_problem_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli = pytest.importorskip("fexpkg.cli", exc_type=ImportError)
-    failed = SpinCheck(Resolution(WITHOUT, frozenset({"busybox"})),
-                       Resolution(WITH, problems=("nothing provides a needed by b",)),
-                       ("group g: packagereq p (default) is offered by no repository for aarch64",))
+    failed = SpinCheck(
+        Resolution(WITHOUT, frozenset({"busybox"})),
+        Resolution(WITH, problems=("nothing provides a needed by b",)),
+        ("group g: packagereq p (default) is offered by no repository for aarch64",),
+    )
     monkeypatch.setattr(spin, "check", lambda repos: failed)
     out = tmp_path / "out"
     assert cli.main(["spin", "check", "--repo", str(tmp_path), "--out", str(out)]) == 1
