@@ -220,6 +220,13 @@ def _changed_by_user(root: Root, item: Item) -> str:
 # -- apply and undo ---------------------------------------------------------------------------
 
 
+def _changed_since(current: State, item: Item) -> bool:
+    """True when someone changed the item's path since fexpkg wrote it (or set out to)."""
+    return not (
+        _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
+    )
+
+
 def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
     fresh = _new_item(action)
     current = _current(root, fresh)
@@ -236,9 +243,7 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
             item.update(wrote=fresh["wrote"], done=True)
             manifest.save()
         return
-    elif not (
-        _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
-    ):
+    elif _changed_since(current, item):
         result.warnings.append(_changed_by_user(root, item))
         return
     item.update(wrote=fresh["wrote"], done=False)
@@ -291,6 +296,39 @@ def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> No
     del manifest.items[item["id"]]
     _remove_created_dirs(root, manifest, item)
     manifest.save()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What `apply_plan` would do to a root: changes it would make, items it would leave alone."""
+
+    changes: list[str]
+    left_alone: list[str]
+
+
+def pending(plan: Plan) -> Pending:
+    """Dry run of `apply_plan(plan)`, with its decisions: reads the root, writes nothing."""
+    root = Root(plan.target.root)
+    manifest = Manifest(root)
+    wanted = {action.id for action in plan.actions}
+    changes = [
+        f"undo {'.'.join(item['key']) + ' in ' if item['kind'] == 'json' else ''}"
+        f"{root.display(item['path'])}"
+        for item in manifest.items.values()
+        if item["id"] not in wanted
+    ]
+    left_alone = []
+    for action in plan.actions:
+        fresh = _new_item(action)
+        current = _current(root, fresh)
+        if _same(current, fresh["wrote"]):
+            continue
+        item = manifest.items.get(action.id)
+        if item is not None and _changed_since(current, item):
+            left_alone.append(_changed_by_user(root, item))
+        else:
+            changes.append(_describe(root, action))
+    return Pending(changes, left_alone)
 
 
 def apply_plan(plan: Plan) -> Result:

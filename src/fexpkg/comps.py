@@ -85,8 +85,9 @@ def parse_bytes(data: bytes, name: str) -> etree._ElementTree:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(remove_blank_text=False, resolve_entities=False, no_network=True,
-                           huge_tree=True)
+    return etree.XMLParser(
+        remove_blank_text=False, resolve_entities=False, no_network=True, huge_tree=True
+    )
 
 
 def is_fragment(tree: etree._ElementTree) -> bool:

@@ -52,7 +52,7 @@ class _Text:
     def result(self) -> bytes:
         lines = list(self.lines)
         for edit in sorted(self.edits, reverse=True):
-            lines[edit.start:edit.end] = edit.lines
+            lines[edit.start : edit.end] = edit.lines
         return "".join(lines).encode("utf-8")
 
     def span(self, elem: etree._Element) -> tuple[int, int]:
@@ -171,8 +171,9 @@ def _merge_list(
         list_indent = text.indent(anchor - 1) if grouplist is not None else text.indent(anchor)
         item_indent = list_indent + "  "
         items = [f"{item_indent}{_groupid_xml(g)}{text.eol}" for g in additions]
-        text.insert(anchor, [f"{list_indent}<{tag}>{text.eol}", *items,
-                             f"{list_indent}</{tag}>{text.eol}"])
+        text.insert(
+            anchor, [f"{list_indent}<{tag}>{text.eol}", *items, f"{list_indent}</{tag}>{text.eol}"]
+        )
         return
     children = list(target.iterfind("groupid"))
     present = {c.text for c in children}
@@ -208,6 +209,5 @@ def _groupid_xml(gid: etree._Element) -> str:
 def _reindent(line: str, old: str, new: str, eol: str) -> str:
     body = line.rstrip("\r\n")
     if body.startswith(old):
-        body = new + body[len(old):]
+        body = new + body[len(old) :]
     return body + eol
-

@@ -32,16 +32,19 @@ def _open_primary(repo: Path) -> IO[bytes]:
     try:
         root = etree.parse(str(repomd)).getroot()
     except (OSError, etree.XMLSyntaxError) as exc:
-        raise CompsError(f"cannot read {repomd}: {exc}; is {repo} a repository "
-                         "(createrepo_c output)?") from exc
+        raise CompsError(
+            f"cannot read {repomd}: {exc}; is {repo} a repository (createrepo_c output)?"
+        ) from exc
     location = root.find(f"{_REPO_NS}data[@type='primary']/{_REPO_NS}location")
     if location is None:
         raise CompsError(f"{repomd} lists no primary metadata; rebuild it with createrepo_c")
     primary = repo / location.get("href", "")
     opener = _OPENERS.get(primary.suffix)
     if opener is None and primary.suffix != ".xml":
-        raise CompsError(f"cannot read {primary}: unsupported compression; run createrepo_c "
-                         "with --general-compress-type=gz")
+        raise CompsError(
+            f"cannot read {primary}: unsupported compression; run createrepo_c "
+            "with --general-compress-type=gz"
+        )
     try:
         return opener(primary, "rb") if opener else open(primary, "rb")  # noqa: SIM115
     except OSError as exc:

@@ -99,7 +99,8 @@ class _SchemaRun:
         self._valid = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = threading.Thread(
-            target=self._run, name="comps-relaxng", daemon=True)
+            target=self._run, name="comps-relaxng", daemon=True
+        )
         try:
             self._thread.start()
         except RuntimeError:  # no thread to be had: validate here and now
@@ -258,17 +259,26 @@ class _Semantics:
         self._unique("category", categories, category_ids)
         self._translatable()
         self._check_sorted(groups, _folded(group_ids), "group", "", group_ids)
-        self._check_sorted(categories, [comps.category_key(e.findtext("display_order"), i)
-                                        for e, i in zip(categories, category_ids, strict=True)],
-                           "category", "", category_ids)
+        self._check_sorted(
+            categories,
+            [
+                comps.category_key(e.findtext("display_order"), i)
+                for e, i in zip(categories, category_ids, strict=True)
+            ],
+            "category",
+            "",
+            category_ids,
+        )
         for group, gid in zip(groups, group_ids, strict=True):
             self._packagelist(group, gid)
         for category, cid in zip(categories, category_ids, strict=True):
             self._order_children(category, cid)
         if not self.fragment:
-            for elems, kind, path in ((environments, "environment", "grouplist"),
-                                      (environments, "environment", "optionlist"),
-                                      (categories, "category", "grouplist")):
+            for elems, kind, path in (
+                (environments, "environment", "grouplist"),
+                (environments, "environment", "optionlist"),
+                (categories, "category", "grouplist"),
+            ):
                 self._references(elems, kind, path, known_groups)
         return self.problems
 
@@ -287,14 +297,17 @@ class _Semantics:
                 first[ident] = elem.sourceline
         return unique
 
-    def _references(self, elems: list[etree._Element], kind: str, list_tag: str,
-                    known: set[str]) -> None:
+    def _references(
+        self, elems: list[etree._Element], kind: str, list_tag: str, known: set[str]
+    ) -> None:
         for elem in elems:
             for grouplist in elem.iterchildren(list_tag):
                 for ref in grouplist.iterchildren("groupid"):
                     if ref.text not in known:
-                        self._add(ref, f"{kind} '{elem.findtext('id')}' refers to unknown group "
-                                       f"'{ref.text}'")
+                        self._add(
+                            ref,
+                            f"{kind} '{elem.findtext('id')}' refers to unknown group '{ref.text}'",
+                        )
 
     def _translatable(self) -> None:
         tops = list(self.root.iterchildren("*"))
@@ -303,14 +316,20 @@ class _Semantics:
                 for top in tops:
                     for elem in top.iterchildren(tag):
                         if elem.get("{http://www.w3.org/XML/1998/namespace}lang") is None:
-                            self._add(elem, f"<{tag}> in a .xml.in file: write <{source_tag}> "
-                                            "so that it is translated")
+                            self._add(
+                                elem,
+                                f"<{tag}> in a .xml.in file: write <{source_tag}> "
+                                "so that it is translated",
+                            )
         else:
             for source_tag in comps.TRANSLATABLE:
                 for top in tops:
                     for elem in top.iterchildren(source_tag):
-                        self._add(elem, f"<{source_tag}> in a rendered file: render the .xml.in "
-                                        "with 'fexpkg comps render'")
+                        self._add(
+                            elem,
+                            f"<{source_tag}> in a rendered file: render the .xml.in "
+                            "with 'fexpkg comps render'",
+                        )
 
     def _packagelist(self, group: etree._Element, gid: str) -> None:
         """Duplicates, types and order of a group's packagereqs (the hot loop).
@@ -348,13 +367,19 @@ class _Semantics:
         for req in group.iterfind("packagelist/packagereq"):
             pkg, req_type = req.text or "", req.get("type")
             if pkg in first:
-                self._add(req, f"package '{pkg}' listed twice in group '{gid}' "
-                               f"(first at line {first[pkg].sourceline})")
+                self._add(
+                    req,
+                    f"package '{pkg}' listed twice in group '{gid}' "
+                    f"(first at line {first[pkg].sourceline})",
+                )
             else:
                 first[pkg] = req
             if req_type is not None and req_type not in comps.PACKAGE_TYPES:
-                self._add(req, f"packagereq '{pkg}' has unknown type '{req_type}'; use one of "
-                               f"{', '.join(comps.PACKAGE_TYPES)}")
+                self._add(
+                    req,
+                    f"packagereq '{pkg}' has unknown type '{req_type}'; use one of "
+                    f"{', '.join(comps.PACKAGE_TYPES)}",
+                )
             elif req_type == "conditional" and not req.get("requires"):
                 self._add(req, f"conditional packagereq '{pkg}' has no requires attribute")
             key = comps.packagereq_key(req_type, pkg)
@@ -363,23 +388,31 @@ class _Semantics:
             prev_key, prev_pkg = key, pkg
 
     def _order_children(self, category: etree._Element, cid: str) -> None:
-        elems = [ref for grouplist in category.iterchildren("grouplist")
-                 for ref in grouplist.iterchildren("groupid")]
+        elems = [
+            ref
+            for grouplist in category.iterchildren("grouplist")
+            for ref in grouplist.iterchildren("groupid")
+        ]
         labels = [e.text or "" for e in elems]
         self._check_sorted(elems, _folded(labels), "groupid", f" in category '{cid}'", labels)
 
-    def _check_sorted(self, elems: list[etree._Element], keys: list[Any], what: str, where: str,
-                      labels: list[str]) -> None:
+    def _check_sorted(
+        self, elems: list[etree._Element], keys: list[Any], what: str, where: str, labels: list[str]
+    ) -> None:
         if keys == sorted(keys):
             return
         for i in range(1, len(keys)):
             if keys[i] < keys[i - 1]:
                 self._out_of_order(elems[i], what, labels[i], where, labels[i - 1])
 
-    def _out_of_order(self, elem: etree._Element, what: str, label: str, where: str,
-                      prev: str) -> None:
-        self._add(elem, f"{what} '{label}'{where} is out of order: it sorts before '{prev}' "
-                        "(comps-cleanup.xsl order)")
+    def _out_of_order(
+        self, elem: etree._Element, what: str, label: str, where: str, prev: str
+    ) -> None:
+        self._add(
+            elem,
+            f"{what} '{label}'{where} is out of order: it sorts before '{prev}' "
+            "(comps-cleanup.xsl order)",
+        )
 
 
 def _in_repo(
@@ -392,14 +425,17 @@ def _in_repo(
             continue
         for req in group.iterfind("packagelist/packagereq"):
             if _for_aarch64(req) and req.text not in available:
-                problems.append(Problem(
-                    name, req.sourceline,
-                    f"package '{req.text}' of group '{group.findtext('id')}' is not in "
-                    f"{repo} for aarch64 or noarch"))
+                problems.append(
+                    Problem(
+                        name,
+                        req.sourceline,
+                        f"package '{req.text}' of group '{group.findtext('id')}' is not in "
+                        f"{repo} for aarch64 or noarch",
+                    )
+                )
     return problems
 
 
 def _for_aarch64(elem: etree._Element) -> bool:
     arch = elem.get("arch")
     return arch is None or "aarch64" in (a.strip() for a in arch.split(","))
-

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fexpkg import actions
-from fexpkg.apply import MANIFEST, Manifest, _changed_by_user, _current, _describe, _new_item, _same
+from fexpkg.apply import MANIFEST, Manifest, pending
 from fexpkg.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
 from fexpkg.errors import ConfigError, FexpkgError
 from fexpkg.fexconfig import (
@@ -101,41 +101,6 @@ class Diagnosis:
 
 
 # -- dry run of setup ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pending:
-    """What `apply_plan` would do to a root: changes it would make, items it would leave alone."""
-
-    changes: list[str]
-    left_alone: list[str]
-
-
-def pending(plan: Plan) -> Pending:
-    """Dry run of `apply_plan(plan)`, with its decisions: reads the root, writes nothing."""
-    root = Root(plan.target.root)
-    manifest = Manifest(root)
-    wanted = {action.id for action in plan.actions}
-    changes = [
-        f"undo {'.'.join(item['key']) + ' in ' if item['kind'] == 'json' else ''}"
-        f"{root.display(item['path'])}"
-        for item in manifest.items.values()
-        if item["id"] not in wanted
-    ]
-    left_alone = []
-    for action in plan.actions:
-        fresh = _new_item(action)
-        current = _current(root, fresh)
-        if _same(current, fresh["wrote"]):
-            continue
-        item = manifest.items.get(action.id)
-        if item is not None and not (
-            _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
-        ):
-            left_alone.append(_changed_by_user(root, item))
-        else:
-            changes.append(_describe(root, action))
-    return Pending(changes, left_alone)
 
 
 # -- checks -------------------------------------------------------------------------------------

@@ -48,8 +48,11 @@ TAIL_LINES = 20
 
 def tool_missing() -> str | None:
     """Why the repository cannot be built here, or None when it can."""
-    for tool, package in (("rpmbuild", "rpm"), ("createrepo_c", "createrepo-c"),
-                          ("mkfs.erofs", "erofs-utils")):
+    for tool, package in (
+        ("rpmbuild", "rpm"),
+        ("createrepo_c", "createrepo-c"),
+        ("mkfs.erofs", "erofs-utils"),
+    ):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian: apt-get install {package})"
     return None
@@ -60,8 +63,16 @@ def tool_missing() -> str | None:
 
 def make_erofs(dst: Path, tree: Path = ROOTFS_TREE) -> None:
     """An EroFS image of tree (lz4, as Kiwi's FEX-RootFS profile), reproducible."""
-    cmd = ["mkfs.erofs", "--quiet", "-zlz4", f"-T{EPOCH}", f"-U{EROFS_UUID}", "--all-root",
-           str(dst), str(tree)]
+    cmd = [
+        "mkfs.erofs",
+        "--quiet",
+        "-zlz4",
+        f"-T{EPOCH}",
+        f"-U{EROFS_UUID}",
+        "--all-root",
+        str(dst),
+        str(tree),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RepoError(f"mkfs.erofs {dst.name} from {tree} failed: {proc.stderr.strip()}")
@@ -69,8 +80,7 @@ def make_erofs(dst: Path, tree: Path = ROOTFS_TREE) -> None:
 
 def make_sysroot_tarball(dst: Path, tree: Path = SYSROOT_TREE) -> None:
     """The thunk sysroot tarball (`fex-sysroot/usr/...`, xz as Kiwi's tbz type) from tree."""
-    members = [(path, "fex-sysroot/" + path.relative_to(tree).as_posix())
-               for path in _walk(tree)]
+    members = [(path, "fex-sysroot/" + path.relative_to(tree).as_posix()) for path in _walk(tree)]
     dst.write_bytes(lzma.compress(_tar_bytes([(tree, "fex-sysroot"), *members])))
 
 
@@ -167,15 +177,17 @@ class SpecBuild:
 
     def up_to_date(self) -> bool:
         """True when the last build had the same inputs and left its RPMs."""
-        return (self.stamp.exists() and self.stamp.read_text() == self.digest
-                and bool(self.rpms))
+        return self.stamp.exists() and self.stamp.read_text() == self.digest and bool(self.rpms)
 
 
 def inputs_digest(spec_text: bytes, sources: Sequence[tuple[str, bytes]], macros: str) -> str:
     """Digest of everything a build depends on: spec, each source (name and bytes), macros."""
     h = hashlib.sha256()
-    for part in (macros.encode(), spec_text,
-                 *(b for name, data in sources for b in (name.encode(), data))):
+    for part in (
+        macros.encode(),
+        spec_text,
+        *(b for name, data in sources for b in (name.encode(), data)),
+    ):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()
@@ -231,8 +243,9 @@ def plan_build(spec: Path, workdir: Path, home: Path) -> SpecBuild:
     """Prepare a spec's sources and return its build with the digest of its inputs."""
     topdir = workdir / "rpmbuild" / spec.stem
     sources = prepare_sources(spec, home, topdir / "SOURCES")
-    digest = inputs_digest(spec.read_bytes(), [(p.name, p.read_bytes()) for p in sources],
-                           specs.macros_text())
+    digest = inputs_digest(
+        spec.read_bytes(), [(p.name, p.read_bytes()) for p in sources], specs.macros_text()
+    )
     return SpecBuild(spec, topdir, digest)
 
 
@@ -241,18 +254,27 @@ def rpmbuild(build: SpecBuild, env: dict[str, str]) -> list[Path]:
     rpms_dir = build.topdir / "RPMS"
     shutil.rmtree(rpms_dir, ignore_errors=True)
     build.stamp.unlink(missing_ok=True)
-    cmd = ["rpmbuild", "-bb", "--target", specs.TARGET_ARCH, "--nodeps",
-           "--define", f"_topdir {build.topdir}",
-           "--define", f"_sourcedir {build.topdir / 'SOURCES'}",
-           str(build.spec)]
+    cmd = [
+        "rpmbuild",
+        "-bb",
+        "--target",
+        specs.TARGET_ARCH,
+        "--nodeps",
+        "--define",
+        f"_topdir {build.topdir}",
+        "--define",
+        f"_sourcedir {build.topdir / 'SOURCES'}",
+        str(build.spec),
+    ]
     log.debug("running %s", " ".join(cmd))
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     (build.topdir / "rpmbuild.log").write_text(proc.stdout)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-TAIL_LINES:])
-        raise RepoError(f"rpmbuild of {build.spec.name} failed (exit {proc.returncode}), "
-                        f"full log in {build.topdir / 'rpmbuild.log'}:\n{tail}")
+        raise RepoError(
+            f"rpmbuild of {build.spec.name} failed (exit {proc.returncode}), "
+            f"full log in {build.topdir / 'rpmbuild.log'}:\n{tail}"
+        )
     build.stamp.write_text(build.digest)
     log.info("built %s", build.spec.name)
     return build.rpms

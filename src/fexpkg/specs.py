@@ -41,9 +41,11 @@ FEX_DATADIR = "/usr/share/fex-emu"
 FEX_OWNED_DIRS = (FEX_DATADIR, f"{FEX_DATADIR}/RootFS", f"{FEX_DATADIR}/overlays")
 
 _RPM_ERROR_LINE = re.compile(r"line (\d+): (.*)")
-_SECTION = re.compile(r"^%(package|description|prep|build|install|check|files|changelog|pre|post"
-                      r"|preun|postun|pretrans|posttrans|trigger\w*|filetrigger\w*"
-                      r"|transfiletrigger\w*|generate_buildrequires|verifyscript)\b")
+_SECTION = re.compile(
+    r"^%(package|description|prep|build|install|check|files|changelog|pre|post"
+    r"|preun|postun|pretrans|posttrans|trigger\w*|filetrigger\w*"
+    r"|transfiletrigger\w*|generate_buildrequires|verifyscript)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,11 @@ def macros_text(fedora_host: bool | None = None) -> str:
     text = MACROS_FILE.read_text()
     if not (is_fedora_host() if fedora_host is None else fedora_host):
         return text
-    keep = [line for line in text.splitlines(keepends=True)
-            if line.startswith("%") and line[1:].split(maxsplit=1)[0] in FEDORA_HOST_MACROS]
+    keep = [
+        line
+        for line in text.splitlines(keepends=True)
+        if line.startswith("%") and line[1:].split(maxsplit=1)[0] in FEDORA_HOST_MACROS
+    ]
     return "".join(keep)
 
 
@@ -130,8 +135,9 @@ def _parse_loaded(path: Path) -> rpm.spec:
 
 def parse_error(log_text: str) -> tuple[int, str]:
     """The line and message of the first error in rpm's log of a failed parse (line 1 if none)."""
-    errors = [line.removeprefix("error: ") for line in log_text.splitlines()
-              if line.startswith("error: ")]
+    errors = [
+        line.removeprefix("error: ") for line in log_text.splitlines() if line.startswith("error: ")
+    ]
     for err in errors:
         if match := _RPM_ERROR_LINE.match(err):
             return int(match[1]), match[2]
@@ -140,16 +146,20 @@ def parse_error(log_text: str) -> tuple[int, str]:
 
 def source_names(spec: rpm.spec) -> list[str]:
     """Basenames of the spec's Source and Patch files, in order of their number."""
-    return [os.path.basename(name) for name, _num, _flags in sorted(spec.sources,
-                                                                    key=lambda s: (s[2], s[1]))]
+    return [
+        os.path.basename(name)
+        for name, _num, _flags in sorted(spec.sources, key=lambda s: (s[2], s[1]))
+    ]
 
 
 # Lint ------------------------------------------------------------------------------------------
 
 _TAG = re.compile(r"^(?P<tag>[A-Za-z]+)\s*:\s*(?P<value>.*?)\s*$")
 PARSE_ERROR = "rpm: "
-_FILES_DIRECTIVE = re.compile(r"%(dir|doc|license|ghost|config|attr|defattr|verify|lang|caps|"
-                              r"artifact|missingok|exclude)\b(\([^)]*\))?\s*")
+_FILES_DIRECTIVE = re.compile(
+    r"%(dir|doc|license|ghost|config|attr|defattr|verify|lang|caps|"
+    r"artifact|missingok|exclude)\b(\([^)]*\))?\s*"
+)
 _RPMLINT_LINE = re.compile(r"^(?P<name>\S+\.spec)(?::(?P<line>\d+))?: (?P<text>[EW]: .*)$")
 
 
@@ -172,14 +182,23 @@ def lint_spec(path: Path, home: Path) -> list[Problem]:
             line, message = str(exc).removeprefix(f"{path}:").split(": ", 1)
             return [Problem(path, int(line), f"{PARSE_ERROR}{message}")]
         lines = path.read_text().splitlines()
-        noarch = {pkg.header[rpm.RPMTAG_NAME] for pkg in spec.packages
-                  if pkg.header[rpm.RPMTAG_ARCH] == "noarch"}
+        noarch = {
+            pkg.header[rpm.RPMTAG_NAME]
+            for pkg in spec.packages
+            if pkg.header[rpm.RPMTAG_ARCH] == "noarch"
+        }
         exclusive = bool(spec.sourceHeader[rpm.RPMTAG_EXCLUSIVEARCH])
         return check_text(path, lines, rpm.expandMacro, noarch=noarch, exclusive=exclusive)
 
 
-def check_text(path: Path, lines: Sequence[str], expand: Callable[[str], str], *,
-               noarch: set[str], exclusive: bool) -> list[Problem]:
+def check_text(
+    path: Path,
+    lines: Sequence[str],
+    expand: Callable[[str], str],
+    *,
+    noarch: set[str],
+    exclusive: bool,
+) -> list[Problem]:
     """The project checks on a spec's lines (expand: rpm macro expansion)."""
     problems = [*check_licenses(path, lines), *check_changelog(path, lines)]
     if not exclusive:
@@ -198,8 +217,14 @@ def check_licenses(path: Path, lines: Sequence[str]) -> list[Problem]:
         if not (match and match["tag"].lower() == "license"):
             continue
         if errors := spdx_errors(licensing.validate(match["value"])):
-            problems.append(Problem(path, number, f"License {match['value']!r} is not a valid "
-                                    f"SPDX expression: {'; '.join(errors)}"))
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    f"License {match['value']!r} is not a valid "
+                    f"SPDX expression: {'; '.join(errors)}",
+                )
+            )
     return problems
 
 
@@ -217,15 +242,22 @@ def check_changelog(path: Path, lines: Sequence[str]) -> list[Problem]:
     return [Problem(path, len(lines), "no %changelog section (or %autochangelog)")]
 
 
-def check_exclusive_arch(path: Path, lines: Sequence[str], expand: Callable[[str], str],
-                         noarch: set[str]) -> list[Problem]:
+def check_exclusive_arch(
+    path: Path, lines: Sequence[str], expand: Callable[[str], str], noarch: set[str]
+) -> list[Problem]:
     """Arch-specific packages need ExclusiveArch (FEX's world is aarch64 only)."""
     problems = []
     for number, name in package_lines(lines, expand):
         if name not in noarch:
-            problems.append(Problem(path, number, f"package {name} is arch-specific but the spec "
-                                    "has no ExclusiveArch: add ExclusiveArch: aarch64 or "
-                                    "BuildArch: noarch"))
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    f"package {name} is arch-specific but the spec "
+                    "has no ExclusiveArch: add ExclusiveArch: aarch64 or "
+                    "BuildArch: noarch",
+                )
+            )
     return problems
 
 
@@ -248,21 +280,22 @@ def _section_package(line: str, main: str, expand: Callable[[str], str]) -> str:
     words = expand(line).split()[1:]
     if "-n" in words:
         return words[words.index("-n") + 1]
-    positional = [w for i, w in enumerate(words)
-                  if not w.startswith("-") and (i == 0 or words[i - 1] not in ("-f", "-n"))]
+    positional = [
+        w
+        for i, w in enumerate(words)
+        if not w.startswith("-") and (i == 0 or words[i - 1] not in ("-f", "-n"))
+    ]
     return f"{main}-{positional[0]}" if positional else main
 
 
-def files_entries(lines: Sequence[str],
-                  expand: Callable[[str], str]) -> list[tuple[int, str, str]]:
+def files_entries(lines: Sequence[str], expand: Callable[[str], str]) -> list[tuple[int, str, str]]:
     """(line, package, entry) for each line of the %files sections, macros expanded."""
     main = next((name for _n, name in package_lines(lines, expand)), "")
     entries = []
     package: str | None = None
     for number, line in enumerate(lines, 1):
         if _SECTION.match(line):
-            package = (_section_package(line, main, expand)
-                       if line.startswith("%files") else None)
+            package = _section_package(line, main, expand) if line.startswith("%files") else None
         elif package is not None and line.strip() and not line.startswith("#"):
             entries.append((number, package, expand(line).strip()))
     return entries
@@ -276,8 +309,12 @@ def check_file_entry(package: str, entry: str) -> list[str]:
     if not path.startswith("/"):
         return []
     problems = []
-    if (path.startswith("/etc/") and "dir" not in directives and "ghost" not in directives
-            and args.get("config") != "(noreplace)"):
+    if (
+        path.startswith("/etc/")
+        and "dir" not in directives
+        and "ghost" not in directives
+        and args.get("config") != "(noreplace)"
+    ):
         problems.append(f"{path} is under /etc but not %config(noreplace)")
     problems += check_fex_path(package, path.rstrip("/"))
     return problems
@@ -286,16 +323,23 @@ def check_file_entry(package: str, entry: str) -> list[str]:
 def check_fex_path(package: str, path: str) -> list[str]:
     """Files under /usr/share/fex-emu go in or below the directories fex-emu-filesystem owns."""
     if path in FEX_OWNED_DIRS:
-        return [] if package == FEX_FILESYSTEM else [
-            f"{path} is owned by {FEX_FILESYSTEM}: Require {FEX_FILESYSTEM} instead of owning it"]
+        return (
+            []
+            if package == FEX_FILESYSTEM
+            else [
+                f"{path} is owned by {FEX_FILESYSTEM}: Require {FEX_FILESYSTEM} instead of owning it"
+            ]
+        )
     if not path.startswith(FEX_DATADIR + "/"):
         return []
     first = path.removeprefix(FEX_DATADIR + "/").split("/")[0]
     in_owned_subdir = any(path.startswith(d + "/") for d in FEX_OWNED_DIRS[1:])
     misspelt = first.lower() in {d.rsplit("/", 1)[1].lower() for d in FEX_OWNED_DIRS[1:]}
     if not in_owned_subdir and (misspelt or path.endswith(".erofs")):
-        return [f"{path} is outside {' and '.join(FEX_OWNED_DIRS[1:])}, the image directories "
-                f"{FEX_FILESYSTEM} owns"]
+        return [
+            f"{path} is outside {' and '.join(FEX_OWNED_DIRS[1:])}, the image directories "
+            f"{FEX_FILESYSTEM} owns"
+        ]
     return []
 
 
@@ -304,11 +348,18 @@ def rpmlint(paths: Sequence[Path], home: Path) -> list[Problem]:
     if shutil.which("rpmlint") is None:
         raise SpecError("rpmlint is not installed (Debian and Fedora: install rpmlint)")
     by_name = {p.name: p for p in paths}
-    proc = subprocess.run(["rpmlint", "-c", str(RPMLINT_CONFIG), *map(str, paths)],
-                          env=rpm_env(home), capture_output=True, text=True)
+    proc = subprocess.run(
+        ["rpmlint", "-c", str(RPMLINT_CONFIG), *map(str, paths)],
+        env=rpm_env(home),
+        capture_output=True,
+        text=True,
+    )
     problems = []
     for line in proc.stdout.splitlines():
         if (match := _RPMLINT_LINE.match(line)) and match["name"] in by_name:
-            problems.append(Problem(by_name[match["name"]], int(match["line"] or 1),
-                                    f"rpmlint: {match['text']}"))
+            problems.append(
+                Problem(
+                    by_name[match["name"]], int(match["line"] or 1), f"rpmlint: {match['text']}"
+                )
+            )
     return problems

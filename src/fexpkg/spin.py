@@ -179,8 +179,10 @@ def check(repos: Sequence[Path], environment: str = ENVIRONMENT, option: str = O
         raise SpinError("no repository given; pass --repo DIR (an rpm-md repository)")
     for path in repos:
         if not (Path(path) / "repodata" / "repomd.xml").is_file():
-            raise SpinError(f"{path} is not an rpm-md repository (no repodata/repomd.xml); "
-                            "build one with `fexpkg repo build` or createrepo_c")
+            raise SpinError(
+                f"{path} is not an rpm-md repository (no repodata/repomd.xml); "
+                "build one with `fexpkg repo build` or createrepo_c"
+            )
     request = {
         "repos": [str(Path(r).resolve()) for r in repos],
         "environment": environment,

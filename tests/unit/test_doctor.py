@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from fexpkg import actions, cli, target
+from fexpkg.apply import pending
 from fexpkg.binfmt import BinfmtMisc
-from fexpkg.doctor import Check, Outcome, diagnose, pending
+from fexpkg.doctor import Check, Outcome, diagnose
 from fexpkg.plan import make_plan
 from fexpkg.target import Target
 

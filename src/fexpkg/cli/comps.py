@@ -14,25 +14,45 @@ from fexpkg import comps, comps_merge, comps_validate, spin
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `comps` command and its sub-commands."""
-    parser = sub.add_parser("comps", help="validate, merge and render comps files",
-                            description=__doc__)
+    parser = sub.add_parser(
+        "comps", help="validate, merge and render comps files", description=__doc__
+    )
     actions = parser.add_subparsers(dest="comps_command", required=True, metavar="ACTION")
 
-    val = actions.add_parser("validate", help="check comps files (schema, libcomps, fedora-comps "
-                             "rules); one FILE:LINE: message per problem")
+    val = actions.add_parser(
+        "validate",
+        help="check comps files (schema, libcomps, fedora-comps "
+        "rules); one FILE:LINE: message per problem",
+    )
     val.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    val.add_argument("--repo", type=Path, metavar="DIR",
-                     help="also require every packagereq in this repository (aarch64/noarch)")
-    val.add_argument("--fragment", action="store_true",
-                     help="treat the files as fragments even without the fragment marker")
+    val.add_argument(
+        "--repo",
+        type=Path,
+        metavar="DIR",
+        help="also require every packagereq in this repository (aarch64/noarch)",
+    )
+    val.add_argument(
+        "--fragment",
+        action="store_true",
+        help="treat the files as fragments even without the fragment marker",
+    )
     val.set_defaults(func=_validate)
 
     mrg = actions.add_parser("merge", help="merge the FEX group and KDE option into a comps file")
-    mrg.add_argument("addition", nargs="?", type=Path, default=comps.PROJECT_COMPS,
-                     metavar="ADDITION", help=f"fragment to merge (default: {comps.PROJECT_COMPS})")
+    mrg.add_argument(
+        "addition",
+        nargs="?",
+        type=Path,
+        default=comps.PROJECT_COMPS,
+        metavar="ADDITION",
+        help=f"fragment to merge (default: {comps.PROJECT_COMPS})",
+    )
     mrg.add_argument("--into", type=Path, required=True, metavar="FILE.xml.in")
-    mrg.add_argument("--check", action="store_true",
-                     help="change nothing; exit 1 if the merge would change the file")
+    mrg.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if the merge would change the file",
+    )
     mrg.set_defaults(func=_merge)
 
     ren = actions.add_parser("render", help="render a .xml.in to plain comps (untranslated)")
@@ -45,18 +65,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _register_spin(sub: argparse._SubParsersAction) -> None:
     """Add the `spin` command (the AArch64 KDE spin's package set)."""
-    parser = sub.add_parser("spin", help="check the AArch64 KDE spin's package set",
-                            description=spin.__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "spin",
+        help="check the AArch64 KDE spin's package set",
+        description=spin.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="spin_command", required=True, metavar="ACTION")
     chk = actions.add_parser(
-        "check", help=f"resolve {spin.ENVIRONMENT} for {spin.ARCH} with and without "
+        "check",
+        help=f"resolve {spin.ENVIRONMENT} for {spin.ARCH} with and without "
         f"{spin.OPTION} (real DNF, nothing installed), print what the option adds, write the "
-        "kickstart and Kiwi fragments; exit 1 with one line per problem")
-    chk.add_argument("--repo", type=Path, nargs="+", action="extend", required=True,
-                     metavar="DIR", dest="repos", help="rpm-md repositories (with comps)")
-    chk.add_argument("--out", type=Path, default=spin.DEFAULT_OUT, metavar="DIR",
-                     help="where to write the .ks and .kiwi.xml fragments (default: comps/spin)")
+        "kickstart and Kiwi fragments; exit 1 with one line per problem",
+    )
+    chk.add_argument(
+        "--repo",
+        type=Path,
+        nargs="+",
+        action="extend",
+        required=True,
+        metavar="DIR",
+        dest="repos",
+        help="rpm-md repositories (with comps)",
+    )
+    chk.add_argument(
+        "--out",
+        type=Path,
+        default=spin.DEFAULT_OUT,
+        metavar="DIR",
+        help="where to write the .ks and .kiwi.xml fragments (default: comps/spin)",
+    )
     chk.set_defaults(func=_spin_check)
 
 

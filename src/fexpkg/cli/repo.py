@@ -13,22 +13,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("repo", help="build the RPM repository", description=__doc__)
     actions = parser.add_subparsers(dest="repo_command", required=True, metavar="ACTION")
 
-    bld = actions.add_parser("build", help="rpmbuild every spec for aarch64 (unchanged ones are "
-                             "skipped) and run createrepo_c")
-    bld.add_argument("--out", type=Path, required=True, metavar="DIR",
-                     help="repository directory (RPMs and repodata/)")
-    bld.add_argument("--comps", type=Path, metavar="FILE",
-                     help="rendered comps.xml to publish as the repository's groups")
-    bld.add_argument("--spec-dir", type=Path, action="append", dest="spec_dirs",
-                     metavar="DIR", help="directory of specs to build (repeatable; default: "
-                     f"{repo.SPECS} and {repo.FIXTURE_SPECS})")
-    bld.add_argument("--workdir", type=Path, metavar="DIR",
-                     help="rpmbuild trees and build stamps (default: DIR.work beside --out)")
+    bld = actions.add_parser(
+        "build",
+        help="rpmbuild every spec for aarch64 (unchanged ones are skipped) and run createrepo_c",
+    )
+    bld.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="repository directory (RPMs and repodata/)",
+    )
+    bld.add_argument(
+        "--comps",
+        type=Path,
+        metavar="FILE",
+        help="rendered comps.xml to publish as the repository's groups",
+    )
+    bld.add_argument(
+        "--spec-dir",
+        type=Path,
+        action="append",
+        dest="spec_dirs",
+        metavar="DIR",
+        help="directory of specs to build (repeatable; default: "
+        f"{repo.SPECS} and {repo.FIXTURE_SPECS})",
+    )
+    bld.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="rpmbuild trees and build stamps (default: DIR.work beside --out)",
+    )
     bld.set_defaults(func=_build)
 
 
 def _build(args: argparse.Namespace) -> int:
-    out = repo.build_repo(args.out, spec_dirs=args.spec_dirs or (repo.SPECS, repo.FIXTURE_SPECS),
-                          comps_xml=args.comps, workdir=args.workdir)
+    out = repo.build_repo(
+        args.out,
+        spec_dirs=args.spec_dirs or (repo.SPECS, repo.FIXTURE_SPECS),
+        comps_xml=args.comps,
+        workdir=args.workdir,
+    )
     print(f"repository: {out}")
     return 0

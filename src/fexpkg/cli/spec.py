@@ -13,8 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("spec", help="check spec files", description=__doc__)
     actions = parser.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
 
-    lint = actions.add_parser("lint", help="parse with rpm (project macros), run the project "
-                              "checks and rpmlint; one SPEC:LINE: message per problem")
+    lint = actions.add_parser(
+        "lint",
+        help="parse with rpm (project macros), run the project "
+        "checks and rpmlint; one SPEC:LINE: message per problem",
+    )
     lint.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     lint.set_defaults(func=_lint)
 
