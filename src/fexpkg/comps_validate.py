@@ -9,7 +9,6 @@ import functools
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
@@ -19,20 +18,9 @@ from lxml import etree
 
 from fexpkg import comps
 from fexpkg.comps_repo import repo_packages
+from fexpkg.problem import Problem
 
 _LIBCOMPS_LINE = re.compile(r"line\s*:?\s*(\d+)")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem in one file."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
 
 
 def validate_files(

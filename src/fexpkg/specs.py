@@ -16,13 +16,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import rpm
 from license_expression import ExpressionInfo, get_spdx_licensing
 
 from fexpkg.errors import SpecError
+from fexpkg.problem import Problem
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +46,6 @@ _SECTION = re.compile(
     r"|preun|postun|pretrans|posttrans|trigger\w*|filetrigger\w*"
     r"|transfiletrigger\w*|generate_buildrequires|verifyscript)\b"
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One lint finding, printed as `SPEC:LINE: message`."""
-
-    spec: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.spec}:{self.line}: {self.message}"
 
 
 def is_fedora_host() -> bool:
@@ -169,7 +157,7 @@ def lint(paths: Sequence[Path]) -> list[Problem]:
     with tempfile.TemporaryDirectory(prefix="fexpkg-lint-") as tmp:
         home = Path(tmp)
         problems = [p for path in paths for p in lint_spec(path, home)]
-        unparsable = {p.spec for p in problems if p.message.startswith(PARSE_ERROR)}
+        unparsable = {p.path for p in problems if p.message.startswith(PARSE_ERROR)}
         return problems + rpmlint([p for p in paths if p not in unparsable], home)
 
 
@@ -323,13 +311,10 @@ def check_file_entry(package: str, entry: str) -> list[str]:
 def check_fex_path(package: str, path: str) -> list[str]:
     """Files under /usr/share/fex-emu go in or below the directories fex-emu-filesystem owns."""
     if path in FEX_OWNED_DIRS:
-        return (
-            []
-            if package == FEX_FILESYSTEM
-            else [
-                f"{path} is owned by {FEX_FILESYSTEM}: Require {FEX_FILESYSTEM} instead of owning it"
-            ]
-        )
+        if package == FEX_FILESYSTEM:
+            return []
+        owner = FEX_FILESYSTEM
+        return [f"{path} is owned by {owner}: Require {owner} instead of owning it"]
     if not path.startswith(FEX_DATADIR + "/"):
         return []
     first = path.removeprefix(FEX_DATADIR + "/").split("/")[0]
