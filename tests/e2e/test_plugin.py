@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from fexpkg import actions
+from fexpkg import actions, doctor
 from fexpkg.harness import BOOKKEEPING, Installroot
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +24,13 @@ def state(root: Installroot, page_size: int | None = None) -> dict:
     return actions.status(root.path, env={}, home=root.path / "root", page_size=page_size).as_dict()
 
 
+def assert_doctor_passes(root: Installroot, page_size: int | None = None) -> None:
+    diagnosis = doctor.diagnose(root.path, env={}, home=root.path / "root", page_size=page_size)
+    assert not diagnosis.failed, [
+        c for c in diagnosis.checks if c.result is not doctor.Outcome.PASS
+    ]
+
+
 def assert_native(root: Installroot) -> None:
     st = state(root)
     assert st["mode"] == "native"
@@ -35,6 +42,7 @@ def assert_native(root: Installroot) -> None:
     assert st["rootfs"]["path"] == "/usr/share/fex-emu/RootFS/default.erofs"
     assert st["rootfs"]["exists"] is True
     assert st["warnings"] == []
+    assert_doctor_passes(root)
 
 
 def assert_muvm(root: Installroot, page_size: int) -> None:
@@ -48,6 +56,7 @@ def assert_muvm(root: Installroot, page_size: int) -> None:
     assert st["rootfs"]["value"] is None, "a host RootFS would override muvm's"
     config = root.path / "usr/share/fex-emu/Config.json"
     assert not config.exists() or "RootFS" not in json.loads(config.read_text()).get("Config", {})
+    assert_doctor_passes(root, page_size)
 
 
 @pytest.mark.parametrize("qemu", ["before", "after"])
@@ -75,6 +84,7 @@ def test_native_install_configures_fex_and_group_remove_restores(make_root, qemu
     assert root.snapshot() == before
 
 
+@pytest.mark.parametrize("qemu", ["before", "after"])
 @pytest.mark.parametrize(
     ("kernel", "env", "page_size"),
     [
@@ -85,14 +95,18 @@ def test_native_install_configures_fex_and_group_remove_restores(make_root, qemu
     ids=["kernel-16k", "kernel-64k", "env-16k"],
 )
 def test_non_4k_install_goes_through_muvm_and_group_remove_restores(
-    make_root, kernel, env, page_size
+    make_root, kernel, env, page_size, qemu
 ):
-    root = make_root(*([kernel] if kernel else []), "qemu-user-static-x86")
+    root = make_root(
+        *([kernel] if kernel else []), *(["qemu-user-static-x86"] * (qemu == "before"))
+    )
     before = root.snapshot()
 
     out = root.dnf("install", GROUP, env=env).output
     assert f"fex: page size {page_size}" in out
     assert root.installed() >= FEX_SET | {"muvm"}
+    if qemu == "after":
+        root.dnf("install", "qemu-user-static-x86", env=env)
     assert_muvm(root, page_size)
 
     configured = root.snapshot()
@@ -101,7 +115,26 @@ def test_non_4k_install_goes_through_muvm_and_group_remove_restores(
 
     root.dnf("group", "remove", "fex-x86-emulation", env=env)
     assert not root.installed() & (FEX_SET | {"muvm"})
+    if qemu == "after":
+        root.dnf("remove", "qemu-user-static-x86", env=env)
     assert root.snapshot() == before
+
+
+def test_broken_config_json_is_reported_kept_and_does_not_fail_dnf(make_root):
+    root = make_root("fex-emu-filesystem")
+    config = root.path / "usr/share/fex-emu/Config.json"
+    config.write_text('{"Config": {"RootFS": "mine.erofs",}\n')
+    broken = config.read_bytes()
+
+    result = root.dnf("install", GROUP)
+    assert result.returncode == 0
+    warnings = [line for line in result.output.splitlines() if str(config) in line]
+    assert warnings == [
+        f"fex: {config}:1: invalid JSON (Expecting property name enclosed in double quotes);"
+        " fix it, fexpkg leaves it alone"
+    ]
+    assert config.read_bytes() == broken
+    assert root.installed() >= FEX_SET
 
 
 def test_64k_needs_the_plugin_for_muvm(make_root):
