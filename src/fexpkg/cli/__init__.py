@@ -18,7 +18,11 @@ GROUPS = (root, repo, comps, spec, demo)
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every command group registered."""
-    parser = argparse.ArgumentParser(prog="fexpkg", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="fexpkg",
+        description="Set up the FEX x86 emulator on Fedora AArch64, and the comps, specs and "
+        "repositories that ship it.",
+    )
     parser.add_argument("--version", action="version", version=f"fexpkg {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fexpkg import actions, doctor
+from fexpkg.target import Mode
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,8 +96,13 @@ def run_status(args: argparse.Namespace) -> int:
     for arch, handler in st.takes.items():
         print(f"{arch} programs: {_handler(handler)}")
     rootfs = st.rootfs
-    where = f" -> {rootfs.path}{'' if rootfs.exists else ' (missing)'}" if rootfs.path else ""
-    print(f"RootFS: {rootfs.value or 'not set'}{where} ({rootfs.source})")
+    if rootfs.value:
+        where = f" -> {rootfs.path}{'' if rootfs.exists else ' (missing)'}" if rootfs.path else ""
+        print(f"RootFS: {rootfs.value}{where} (from {rootfs.source})")
+    elif st.mode is Mode.MUVM:
+        print("RootFS: not set on the host (muvm sets its own in the microVM)")
+    else:
+        print("RootFS: not set (run fexpkg setup, or install fex-emu-rootfs-fedora)")
     for warning in st.warnings:
         print(f"warning: {warning}")
     return 0
