@@ -103,7 +103,11 @@ def build_test_repo(work: Path) -> Path:
 class Installroot:
     """A scratch installroot with its own DNF configuration and rpm environment."""
 
-    def __init__(self, path: Path, repo_dir: Path, *, home: Path) -> None:
+    def __init__(
+        self, path: Path, repo_dir: Path, *, home: Path, plugin_conf_dir: Path = PLUGIN_DIR
+    ) -> None:
+        """Make `path` an installroot for `repo_dir`; plugin settings come from
+        `plugin_conf_dir`/fex.conf (default: the checkout's dnf-plugins/fex.conf)."""
         self.path = path
         self.repo_dir = repo_dir
         self.home = home
@@ -122,7 +126,7 @@ class Installroot:
             f"reposdir={empty}\n"
             "plugins=1\n"
             f"pluginpath={PLUGIN_DIR}\n"
-            f"pluginconfpath={PLUGIN_DIR}\n"
+            f"pluginconfpath={plugin_conf_dir}\n"
         )
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -147,6 +147,28 @@ def test_64k_needs_the_plugin_for_muvm(make_root):
     assert "muvm" in root.installed()
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("page_size = 65536", "fex: page size 65536 (set explicitly)"), ("enabled = 0", None)],
+    ids=["page_size", "disabled"],
+)
+def test_fex_conf_settings_are_honoured(make_root, tmp_path, fex_repo, setting, expected):
+    conf_dir = tmp_path / "pluginconf"
+    conf_dir.mkdir()
+    (conf_dir / "fex.conf").write_text(f"[main]\n{setting}\n")
+    make_root(name="configured")
+    root = Installroot(
+        tmp_path / "configured", fex_repo, home=tmp_path / "home", plugin_conf_dir=conf_dir
+    )
+    out = root.dnf("install", GROUP).output
+    if expected:
+        assert expected in out
+        assert "muvm" in root.installed()
+    else:
+        assert "fex:" not in out
+        assert not (root.path / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf").exists()
+
+
 def test_installing_fex_alone_brings_companions(make_root):
     root = make_root()
     out = root.dnf("install", "fex-emu", "--setopt=install_weak_deps=False").output
