@@ -15,15 +15,15 @@ import libdnf.transaction
 from fexpkg import resolve
 from fexpkg.errors import FexpkgError
 
-log = logging.getLogger("dnf.plugin")
-
 
 class _Prefixed(logging.LoggerAdapter):
+    """DNF's plugin logger, with every message marked as this plugin's."""
+
     def process(self, msg: str, kwargs: dict) -> tuple[str, dict]:
         return f"fex: {msg}", kwargs
 
 
-_PREFIXED = _Prefixed(log, {})
+log = _Prefixed(logging.getLogger("dnf.plugin"), {})
 
 _GROUP_ACTIONS = (
     libdnf.transaction.TransactionItemAction_INSTALL,
@@ -58,7 +58,7 @@ class Fex(dnf.Plugin):
         try:
             page_size = self._page_size(view)
         except FexpkgError as exc:
-            log.error("fex: %s", exc)
+            log.error("%s", exc)
             return
         wanted = resolve.wanted_companions(page_size)
         groups = self._fex_groups()
@@ -75,7 +75,7 @@ class Fex(dnf.Plugin):
         adds = resolve.additions(view, page_size, present, available)
         if not adds.names:
             return
-        log.info("fex: page size %d, adding %s", page_size, ", ".join(adds.names))
+        log.info("page size %d, adding %s", page_size, ", ".join(adds.names))
         for name in adds.names:
             self.base.install(name)
             if groups:
@@ -119,9 +119,9 @@ class Fex(dnf.Plugin):
         from fexpkg import actions  # only transactions that touch FEX pay for the import
 
         try:
-            getattr(actions, action)(self._root(), **kwargs).log(_PREFIXED)
+            getattr(actions, action)(self._root(), **kwargs).log(log)
         except FexpkgError as exc:
-            log.error("fex: %s", exc)
+            log.error("%s", exc)
 
     def _view(self) -> resolve.TransactionView:
         """What the current transaction touches (computed once per resolved transaction)."""
