@@ -139,11 +139,12 @@ def _libcomps_crashers(root: etree._Element, name: str) -> list[Problem]:
     """Elements that would crash libcomps: reported instead of loading the file with it."""
     return [
         Problem(
-            name, elem.sourceline or 1, f"empty <{tag}>: libcomps crashes on it; give it a value"
+            name,
+            elem.sourceline or 1,
+            f"empty <{elem.tag}>: libcomps crashes on it; give it a value",
         )
-        for elem in root.iter(etree.Element)
-        if (tag := etree.QName(elem).localname) in _LIBCOMPS_NEEDS_TEXT
-        and not ((elem.text or "") + "".join(child.tail or "" for child in elem)).strip()
+        for elem in root.iter(*_LIBCOMPS_NEEDS_TEXT)
+        if not ((elem.text or "") + "".join(child.tail or "" for child in elem)).strip()
     ]
 
 
