@@ -25,6 +25,10 @@ class _Prefixed(logging.LoggerAdapter):
 
 log = _Prefixed(logging.getLogger("dnf.plugin"), {})
 
+_ADDED_REASONS = (
+    libdnf.transaction.TransactionItemReason_DEPENDENCY,
+    libdnf.transaction.TransactionItemReason_WEAK_DEPENDENCY,
+)
 _GROUP_ACTIONS = (
     libdnf.transaction.TransactionItemAction_INSTALL,
     libdnf.transaction.TransactionItemAction_UPGRADE,
@@ -53,6 +57,8 @@ class Fex(dnf.Plugin):
         if self._resolving:
             return
         view = self._view()
+        if view.removes_fex:
+            self._remove_orphaned_companions(view)
         if not view.installs_fex:
             return
         try:
@@ -80,16 +86,40 @@ class Fex(dnf.Plugin):
             self.base.install(name)
             if groups:
                 self.base._goal.group_members.add(name)  # reason "group", as comps members
-        self._resolving = True
-        try:
-            self.base.resolve()
-        finally:
-            self._resolving = False
+        self._resolve_again()
         if not groups:
             # Installed for fex-emu, as its Recommends would be: removable with it.
             for tsi in self.base.transaction:
                 if tsi.name in adds.names and tsi.action in dnf.transaction.FORWARD_ACTIONS:
                     tsi.reason = libdnf.transaction.TransactionItemReason_WEAK_DEPENDENCY
+
+    def _remove_orphaned_companions(self, view: resolve.TransactionView) -> None:
+        """Remove with fex-emu what the plugin added for it alone (reason: weak dependency)
+        and nothing staying requires; DNF's own clean-up keeps what nobody Recommends (muvm)."""
+        sack = self.base.sack
+        installed = sack.query().installed()
+        staying = installed.filter(name__neq=sorted(view.removes))
+        orphans = [
+            pkg
+            for pkg in installed.filter(name=list(resolve.ALL_COMPANIONS))
+            if pkg.name not in view.removes
+            and self.base.history.rpm.get_reason(pkg) in _ADDED_REASONS
+            and not staying.filter(requires=sack.query().filterm(pkg=[pkg]))
+        ]
+        if not orphans:
+            return
+        log.info("removing %s, added for fex-emu", ", ".join(sorted(p.name for p in orphans)))
+        for pkg in orphans:
+            self.base.package_remove(pkg)
+        self._resolve_again()
+
+    def _resolve_again(self) -> None:
+        """Resolve the changed goal through the solver; this hook must not recurse meanwhile."""
+        self._resolving = True
+        try:
+            self.base.resolve()
+        finally:
+            self._resolving = False
 
     # -- post-transaction actions -------------------------------------------------------------
 

@@ -17,6 +17,8 @@ FEX_PACKAGE = "fex-emu"
 #: What FEX needs beside itself to run x86 programs out of the box, on every page size.
 COMPANIONS = ("fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse")
 MUVM = "muvm"
+#: Every package the plugin may add beside FEX, whatever the page size.
+ALL_COMPANIONS = (*COMPANIONS, MUVM)
 NATIVE_PAGE_SIZE = 4096
 #: Packages whose arrival or departure changes what setup must write.
 WATCHED = frozenset(
@@ -78,7 +80,7 @@ class Additions:
 
 def wanted_companions(page_size: int) -> tuple[str, ...]:
     """Every package FEX needs at this page size: muvm only where FEX cannot run directly."""
-    return COMPANIONS if page_size == NATIVE_PAGE_SIZE else (*COMPANIONS, MUVM)
+    return COMPANIONS if page_size == NATIVE_PAGE_SIZE else ALL_COMPANIONS
 
 
 def additions(

@@ -177,6 +177,27 @@ def test_installing_fex_alone_brings_companions(make_root):
     assert_native(root)
 
 
+def test_fex_alone_on_16k_then_removed_leaves_nothing_behind(make_root):
+    root = make_root()
+    before_packages, before = root.installed(), root.snapshot()
+    env = {"FEXPKG_PAGE_SIZE": "16384"}
+    root.dnf("install", "fex-emu", env=env)
+    assert root.installed() >= FEX_SET | {"muvm"}
+    out = root.dnf("remove", "fex-emu", env=env).output
+    assert "fex: removing muvm, added for fex-emu" in out
+    assert root.installed() == before_packages
+    assert root.snapshot() == before
+
+
+def test_removing_fex_keeps_a_muvm_the_user_installed(make_root):
+    root = make_root("muvm")
+    env = {"FEXPKG_PAGE_SIZE": "16384"}
+    root.dnf("install", "fex-emu", env=env)
+    out = root.dnf("remove", "fex-emu", env=env).output
+    assert "removing muvm" not in out
+    assert "muvm" in root.installed()
+
+
 def test_rpm_verify_is_clean_after_setup(make_root):
     root = make_root()
     root.dnf("install", GROUP)
