@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import repo, specs
+from fexpkg import comps, comps_validate, repo, specs
 
 pytestmark = [
     pytest.mark.e2e,
@@ -215,3 +215,11 @@ def test_scriptlets_run_with_busybox_in_an_installroot(
     assert "scriptlet failed" not in proc.stderr
     assert (root / "var/probe/copy").read_text() == "probe\n"
     assert (root / "usr/lib/sysimage/rpm").is_dir()
+
+
+def test_project_comps_closure_against_the_built_repository(fex_repo):
+    """Every packagereq of the project's group and of the merged comps exists in the repository
+    built from specs/ and the stand-ins: the closure check a compose would hit late."""
+    merged = fex_repo.parent / "comps.xml"
+    files = [comps.PROJECT_COMPS, merged]
+    assert comps_validate.validate_files(files, repo=fex_repo) == []
