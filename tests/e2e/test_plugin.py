@@ -214,3 +214,20 @@ def test_unrelated_transaction_leaves_fex_configuration_alone(make_root):
     out = root.dnf("install", "kernel").output
     assert "fex:" not in out
     assert root.snapshot(ignore) == configured
+
+
+def test_hostile_symlinks_in_the_root_never_lead_writes_outside_it(make_root, tmp_path):
+    root = make_root()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    binfmt_d = root.path / "etc/binfmt.d"
+    binfmt_d.rmdir()
+    binfmt_d.symlink_to(outside)  # absolute: means <root>/<outside> from inside the root
+    (root.path / "usr/libexec/fexpkg").symlink_to("../../../../../../../../..")
+
+    result = root.dnf("install", GROUP, env={"FEXPKG_PAGE_SIZE": "16384"})
+    assert result.returncode == 0
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "fex-muvm").exists()
+    assert (root.path / "fex-muvm").is_file()  # the link climbs no higher than the root
+    assert (root.path / str(outside).lstrip("/") / "zz-fexpkg-muvm-x86_64.conf").is_file()
