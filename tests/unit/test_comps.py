@@ -114,10 +114,9 @@ def test_project_group_packagelist() -> None:
         "muvm": ("conditional", "kernel-16k", "aarch64"),
         "erofs-fuse": ("default", None, "aarch64"),
         "fex-emu-thunks": ("default", None, "aarch64"),
-        "libdnf5-plugin-fex": ("default", None, "aarch64"),
         "mesa-fex-emu-overlay-i386": ("default", None, "aarch64"),
         "mesa-fex-emu-overlay-x86_64": ("default", None, "aarch64"),
-        "python3-dnf-plugin-fex": ("default", None, "aarch64"),
+        "python3-fexpkg": ("default", None, "aarch64"),
     }
 
 

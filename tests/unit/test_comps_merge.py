@@ -12,7 +12,6 @@ from fexpkg import comps, comps_merge, comps_validate
 from fexpkg.comps_synth import synthetic_comps
 from fexpkg.errors import CompsError
 
-GROUP_LINES = 18  # the fex-x86-emulation group block in comps/comps-fex.xml.in
 OPTION = "      <groupid>fex-x86-emulation</groupid>\n"
 
 
@@ -20,8 +19,9 @@ def assert_only_added(before: str, after: str) -> list[str]:
     """Assert `after` is `before` plus the group block and the option line; return its lines."""
     lines = after.splitlines(True)
     start = lines.index(group_block()[1]) - 1
-    assert lines[start : start + GROUP_LINES] == group_block()
-    rest = lines[:start] + lines[start + GROUP_LINES :]
+    block = group_block()
+    assert lines[start : start + len(block)] == block
+    rest = lines[:start] + lines[start + len(block) :]
     rest.remove(OPTION)
     assert "".join(rest) == before
     return lines
@@ -30,7 +30,7 @@ def assert_only_added(before: str, after: str) -> list[str]:
 def group_block() -> list[str]:
     lines = comps.PROJECT_COMPS.read_text().splitlines(True)
     start = lines.index("  <group>\n")
-    return lines[start : start + GROUP_LINES]
+    return lines[start : lines.index("  </group>\n", start) + 1]
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_merge_into_fixture_adds_only_the_group_and_option(target: Path) -> None
     start = lines.index(group_block()[1]) - 1
     assert start > lines.index("    <id>core</id>\n")
     # after core, and before the comment that belongs to kde-apps
-    assert lines[start + GROUP_LINES].startswith("  <!-- KDE:")
+    assert lines[start + len(group_block())].startswith("  <!-- KDE:")
     env = lines.index("    <id>kde-desktop-environment</id>\n")
     options = lines.index("    <optionlist>\n", env)
     assert lines[options + 1 : options + 4] == [
@@ -84,7 +84,7 @@ def test_merge_into_fedora_size_file_changes_only_expected_lines(tmp_path: Path)
     lines = assert_only_added(before, big.read_text())
     start = lines.index(group_block()[1]) - 1
     # "FEX..." sorts before "GROUP-0000", and goes above that group's comment
-    assert lines[start + GROUP_LINES] == "  <!-- group-0000: generated group -->\n"
+    assert lines[start + len(group_block())] == "  <!-- group-0000: generated group -->\n"
     env = lines.index("    <id>kde-desktop-environment</id>\n")
     assert lines.index(OPTION) == lines.index("    <optionlist>\n", env) + 1
     assert comps_merge.merge(big) is False
