@@ -1,0 +1,318 @@
+"""A Fedora-like host made of real DNF 5 and rpm 6: a Debian unstable root built by mmdebstrap.
+
+Debian unstable packages DNF 5 (with libdnf5's actions plugin), its Python bindings, rpm 6 and
+createrepo_c. The root is built once per package list and cached on the machine (outside the
+checkout, so CI's fresh clone reuses it); every scenario works on its own copy. Commands run in
+the copy with `chroot` inside `unshare --mount`, after bind-mounting the copy onto itself: rpm 6's
+unshare plugin fails every scriptlet unless `/` is a mount point (FEDORA-FEX-FACTS.md).
+
+The Debian packages the root really holds are declared to rpm by a generated "host provides"
+package under their Fedora names (`host_provides_spec`), and nothing else: a runtime import the
+project's RPMs do not require is then missing there, as on a Fedora system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from fexpkg import harness
+
+#: The Debian unstable packages of the root.
+PACKAGES = ("dnf5", "python3-libdnf5", "createrepo-c", "rpm", "python3")
+SUITE = "sid"
+MMDEBSTRAP_OPTS = (
+    "--variant=apt",
+    # The mirror's unstable Release file is served past its Valid-Until date.
+    "--aptopt=Acquire::Check-Valid-Until \"false\"",
+)
+#: Bumped when the preparation of a fresh root changes (part of the cache key).
+PREPARE_VERSION = 1
+
+#: Debian package -> the Fedora names it stands for, and the directories Fedora's packages of
+#: those names own (rpm removes a directory no package owns once it is empty).
+#: `{pyver}`: the root's Python X.Y.
+FEDORA_NAMES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "base-files": (("filesystem",), ("/usr/share/licenses",)),
+    "python3": (
+        ("python3", "python(abi) = {pyver}", "/usr/bin/python3"),
+        ("/usr/lib/python{pyver}", "/usr/lib/python{pyver}/site-packages"),
+    ),
+    "dash": (("/bin/sh",), ()),
+    "bash": (("bash",), ()),
+    "coreutils": (("coreutils",), ()),
+    "rpm": (("rpm",), ()),
+    "dnf5": (("dnf5",), ()),
+    "libdnf5-2": (("libdnf5", "libdnf5-plugin-actions"), ()),
+    "python3-libdnf5": (("python3-libdnf5",), ()),
+    "createrepo-c": (("createrepo_c",), ()),
+}
+
+#: Where the repository under test is mounted in a root.
+REPO_MOUNT = "srv/fexpkg-repo"
+#: Where sources to build are mounted in a root.
+BUILD_MOUNT = "srv/fexpkg-build"
+#: Paths a tree comparison leaves out: kernel file systems, package managers' bookkeeping, mounts.
+IGNORED = (
+    "dev",
+    "proc",
+    "sys",
+    "run",
+    "tmp",
+    "var/tmp",
+    "var/cache",
+    "var/log",
+    "var/lib/rpm",
+    "var/lib/dnf",
+    "usr/lib/sysimage",
+    "root",
+    REPO_MOUNT,
+    BUILD_MOUNT,
+)
+PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def cache_dir() -> Path:
+    """Where built roots are kept between runs ($FEXPKG_SYSTEM_CACHE, else /var/cache/fexpkg)."""
+    return Path(os.environ.get("FEXPKG_SYSTEM_CACHE", "/var/cache/fexpkg/system-tier"))
+
+
+def unavailable() -> str | None:
+    """Why the system tier cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the system tier needs root (mmdebstrap, chroot, unshare --mount)"
+    for tool in ("mmdebstrap", "unshare", "chroot"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (Debian: apt-get install mmdebstrap util-linux)"
+    return None
+
+
+def cache_key() -> str:
+    """Digest of everything that decides the content of a fresh root."""
+    recipe = json.dumps([PACKAGES, SUITE, MMDEBSTRAP_OPTS, PREPARE_VERSION])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def base_root() -> Path:
+    """The cached root for the current package list, built (~1 min) when missing."""
+    cache = cache_dir()
+    final = cache / f"root-{cache_key()}"
+    if final.is_dir():
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob("root-*"):
+        shutil.rmtree(stale)
+    tmp = cache / f"building-{cache_key()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = ["mmdebstrap", *MMDEBSTRAP_OPTS, f"--include={','.join(PACKAGES)}", SUITE, str(tmp)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"mmdebstrap failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
+    _prepare(tmp)
+    tmp.rename(final)
+    return final
+
+
+def _prepare(root: Path) -> None:
+    """Make a fresh Debian root search Fedora's site-packages and hold the mount points."""
+    pyver = python_version(root)
+    pth = root / "usr/lib/python3/dist-packages/fedora-site-packages.pth"
+    pth.write_text(f"/usr/lib/python{pyver}/site-packages\n")
+    for mount in (REPO_MOUNT, BUILD_MOUNT):
+        (root / mount).mkdir(parents=True, exist_ok=True)
+
+
+def python_version(root: Path) -> str:
+    """The X.Y of the root's python3 (from its versioned binary)."""
+    names = sorted(p.name for p in (root / "usr/bin").glob("python3.*") if p.name[8:].isdigit())
+    if not names:
+        raise RuntimeError(f"no python3.X in {root}/usr/bin")
+    return names[-1].removeprefix("python")
+
+
+def debian_packages(root: Path) -> dict[str, str]:
+    """Installed Debian packages of root: name -> version (read from dpkg's status file)."""
+    installed: dict[str, str] = {}
+    for stanza in (root / "var/lib/dpkg/status").read_text().split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
+        )
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            installed[fields["Package"]] = fields["Version"]
+    return installed
+
+
+def host_provides_spec(root: Path) -> str:
+    """A spec providing the Fedora names of exactly the Debian packages root holds."""
+    pyver = python_version(root)
+    installed = [FEDORA_NAMES[deb] for deb in sorted(FEDORA_NAMES) if deb in debian_packages(root)]
+    provides = "\n".join(f"Provides:       {p}" for names, _ in installed for p in names)
+    dirs = "\n".join(f"%dir {d}" for _, owned in installed for d in owned)
+    header = textwrap.dedent(
+        """\
+        Name:           fexpkg-test-host-provides
+        Version:        1
+        Release:        1
+        Summary:        The Debian packages of the system-test root, under their Fedora names
+        License:        MIT
+        BuildArch:      noarch
+        """
+    )
+    body = textwrap.dedent(
+        """
+        %description
+        Declares to rpm what Debian installed in fexpkg's system-test root.
+
+        %install
+        """
+    )
+    mkdirs = "\n".join(f"mkdir -p %{{buildroot}}{d}" for _, owned in installed for d in owned)
+    text = f"{header}{provides}\n{body}{mkdirs}\n\n%files\n{dirs}\n"
+    return text.replace("{pyver}", pyver)
+
+
+class SystemRoot:
+    """A private copy of the base root, with commands run inside it as on its own host."""
+
+    def __init__(self, path: Path, base: Path) -> None:
+        """Copy base to path (reflinks where the file system has them)."""
+        if path.exists():
+            shutil.rmtree(path)
+        subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(path)], check=True)
+        self.path = path
+        self.mounts: dict[str, Path] = {}
+
+    def mount(self, inside: str, outside: Path) -> None:
+        """Bind-mount host directory outside at inside (one of the prepared mount points)."""
+        self.mounts[inside] = outside
+
+    def run(
+        self,
+        *cmd: str,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run cmd chrooted in the root inside a private mount namespace; output merged."""
+        root = shlex.quote(str(self.path))
+        script = [f"set -e; mount --bind {root} {root}", f"mount -t proc proc {root}/proc"]
+        for inside, outside in self.mounts.items():
+            script.append(f"mount --bind {shlex.quote(str(outside))} {root}/{inside}")
+        script.append(f'exec chroot {root} "$@"')
+        base_env = {"PATH": PATH, "HOME": "/root", "LC_ALL": "C.UTF-8"}
+        proc = subprocess.run(
+            ["unshare", "--mount", "--fork", "sh", "-c", "; ".join(script), "sh", *cmd],
+            env={**base_env, **(env or {})},
+            input=input,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {proc.returncode} in {self.path}:\n{proc.stdout[-4000:]}"
+            )
+        return proc
+
+    def dnf5(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `dnf5 -y ARGS` for aarch64 against the mounted test repository."""
+        proc = self.run(
+            "dnf5", "-y", f"--forcearch={harness.ARCH}", f"--releasever={harness.RELEASEVER}",
+            *args, env=env, check=check,
+        )
+        if check:
+            assert_clean(proc.stdout)
+        return proc
+
+    def rpm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run rpm in the root."""
+        return self.run("rpm", *args, check=check)
+
+    def installed(self) -> set[str]:
+        """Names of the rpm packages installed in the root."""
+        return set(self.rpm("-qa", "--qf", "%{NAME}\\n").stdout.split())
+
+    def status(self, root: str = "/") -> dict:
+        """`fexpkg status --json` of root (a path inside this root), run by the installed fexpkg."""
+        return json.loads(self.run("fexpkg", "status", "--root", root, "--json").stdout)
+
+    def doctor(self, root: str = "/") -> subprocess.CompletedProcess[str]:
+        """`fexpkg doctor` of root, run by the installed fexpkg (checked: exit 0)."""
+        return self.run("fexpkg", "doctor", "--root", root)
+
+    def snapshot(self, sub: str = "") -> dict[str, str]:
+        """The tree (or the sub-tree at sub), less kernel file systems and bookkeeping."""
+        top = self.path / sub
+        ignore = IGNORED if not sub else ()
+        return harness.snapshot(top, ignore)
+
+    def write_repo_file(self, name: str = "fexpkg-test") -> None:
+        """Point the root's DNF at the mounted repository."""
+        conf = self.path / "etc/yum.repos.d" / f"{name}.repo"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(
+            f"[{name}]\nname=fexpkg test repository\nbaseurl=file:///{REPO_MOUNT}\n"
+            "gpgcheck=0\nenabled=1\n"
+        )
+
+
+def assert_clean(output: str) -> None:
+    """DNF exits 0 when a scriptlet fails: fail on the messages instead."""
+    for bad in ("scriptlet failed", "Error in ", "Transaction failed", "Traceback"):
+        assert bad not in output, f"{bad!r} in DNF's output:\n{output[-4000:]}"
+
+
+def build_rpms(
+    root: SystemRoot, spec: Path, sources: Sequence[Path], out: Path, *, release: str = "1"
+) -> list[Path]:
+    """Build spec with the root's own rpmbuild and macros; return the RPMs copied to out.
+
+    The spec and its sources are copied to a scratch directory mounted in the root; release
+    replaces the spec's leading Release number (to build an upgrade).
+    """
+    work = root.path.parent / f"build-{spec.stem}-{release}"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "SOURCES").mkdir(parents=True)
+    (work / "home").mkdir()
+    text = spec.read_text()
+    if release != "1":
+        text = text.replace("Release:        1%{?dist}", f"Release:        {release}%{{?dist}}")
+        assert f"Release:        {release}" in text, f"{spec} has no 'Release: 1%{{?dist}}' line"
+    (work / spec.name).write_text(text)
+    for src in sources:
+        shutil.copy2(src, work / "SOURCES" / src.name)
+    (work / "home/.rpmmacros").write_text(_build_macros())
+    inside = f"/{BUILD_MOUNT}"
+    root.mount(BUILD_MOUNT, work)
+    try:
+        root.run(
+            "rpmbuild", "-bb", "--target", harness.ARCH, "--nodeps",
+            "--define", f"_topdir {inside}/top", "--define", f"_sourcedir {inside}/SOURCES",
+            f"{inside}/{spec.name}",
+            env={"HOME": f"{inside}/home"},
+        )
+    finally:
+        del root.mounts[BUILD_MOUNT]
+    out.mkdir(parents=True, exist_ok=True)
+    built = []
+    for rpm_file in sorted((work / "top/RPMS").rglob("*.rpm")):
+        built.append(Path(shutil.copy2(rpm_file, out / rpm_file.name)))
+    return built
+
+
+def _build_macros() -> str:
+    """fexpkg's Fedora macros for building, less %_dbpath (the root keeps its own rpmdb)."""
+    from fexpkg import specs
+
+    return "\n".join(
+        line for line in specs.macros_text().splitlines() if not line.startswith("%_dbpath")
+    ) + "\n"
