@@ -3,7 +3,8 @@
 `fexpkg setup` runs from rpm file triggers and DNF 5 actions on every transaction that touches
 FEX, so its start-up counts. Both sides are new processes of the same interpreter with the same
 environment; fexpkg runs as its console script does (`from fexpkg.cli import main`) on a copy of
-tests/fixtures/roots/fex-installed. After one warm-up run of each, the runs alternate; the script
+tests/fixtures/roots/fex-installed, with its bytecode cached as an installed package has it (in a
+scratch PYTHONPYCACHEPREFIX). After one warm-up run of each, the runs alternate; the script
 prints the median of each side, their spread, and fexpkg's cost over bare Python.
 Run: .venv/bin/python bench/startup.py [--runs N]
 """
@@ -42,8 +43,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT / "src")}
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONPATH": str(CHECKOUT / "src"), "PYTHONPYCACHEPREFIX": tmp}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         root = shutil.copytree(FIXTURE, Path(tmp) / "root", symlinks=True)
         sides = {
             "python3 -c pass": [sys.executable, "-c", "pass"],
