@@ -12,9 +12,10 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from lxml import etree
+from fexpkg.errors import CompsError, requires
 
-from fexpkg.errors import CompsError
+with requires("python3-lxml"):
+    from lxml import etree
 
 log = logging.getLogger(__name__)
 

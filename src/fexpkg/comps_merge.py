@@ -10,10 +10,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
-
 from fexpkg import comps
-from fexpkg.errors import CompsError
+from fexpkg.errors import CompsError, requires
+
+with requires("python3-lxml"):
+    from lxml import etree
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import lzma
 from pathlib import Path
 from typing import IO
 
-from lxml import etree
+from fexpkg.errors import CompsError, requires
 
-from fexpkg.errors import CompsError
+with requires("python3-lxml"):
+    from lxml import etree
 
 _REPO_NS = "{http://linux.duke.edu/metadata/repo}"
 _COMMON_NS = "{http://linux.duke.edu/metadata/common}"

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-import libcomps
-from lxml import etree
-
 from fexpkg import comps
 from fexpkg.comps_repo import repo_packages
+from fexpkg.errors import requires
 from fexpkg.problem import Problem
+
+with requires("python3-lxml"):
+    from lxml import etree
+with requires("python3-libcomps"):
+    import libcomps
 
 _LIBCOMPS_LINE = re.compile(r"line\s*:?\s*(\d+)")
 

@@ -15,7 +15,6 @@ import errno
 import fcntl
 import logging
 import os
-import secrets
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -276,7 +275,7 @@ class Root:
 
 
 def _temporary_name(name: str) -> str:
-    return f".{name}.fexpkg-{secrets.token_hex(4)}"
+    return f".{name}.fexpkg-{os.urandom(4).hex()}"  # secrets.token_hex(4), without its imports
 
 
 def _replace(dir_fd: int, tmp: str, name: str, prepare: Callable[[], None] = lambda: None) -> None:

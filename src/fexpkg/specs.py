@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import rpm
-from license_expression import ExpressionInfo, get_spdx_licensing
-
-from fexpkg.errors import SpecError
+from fexpkg.errors import SpecError, requires
 from fexpkg.problem import Problem
+
+with requires("python3-rpm"):
+    import rpm
+with requires("python3-license-expression"):
+    from license_expression import ExpressionInfo, get_spdx_licensing
 
 log = logging.getLogger(__name__)
 

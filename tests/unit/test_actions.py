@@ -1,7 +1,6 @@
 """setup / teardown / status entry points, live registration against a stand-in directory, CLI."""
 
 import argparse
-import importlib.util
 import json
 import logging
 import shutil
@@ -12,6 +11,7 @@ import pytest
 from fexpkg import actions
 from fexpkg.apply import MANIFEST
 from fexpkg.binfmt import BinfmtMisc
+from fexpkg.cli import root as cli_root
 from fexpkg.errors import FexpkgError
 from fexpkg.harness import snapshot
 from fexpkg.target import Mode
@@ -159,17 +159,7 @@ def test_status_on_host_reads_live_entries(misc):
     assert st.takes["x86_64"].source == "binfmt_misc"
 
 
-def load_cli_root():
-    """fexpkg/cli/root.py loaded on its own: the package's __init__ imports every group."""
-    path = Path(actions.__file__).parent / "cli/root.py"
-    spec = importlib.util.spec_from_file_location("fexpkg_cli_root_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def cli(*argv):
-    cli_root = load_cli_root()
     parser = argparse.ArgumentParser(prog="fexpkg")
     cli_root.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import comps
-
-cli = pytest.importorskip(
-    "fexpkg.cli", reason="fexpkg.cli needs its other command modules", exc_type=ImportError
-)
+from fexpkg import cli, comps
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "comps"
 

@@ -1,6 +1,8 @@
 """`fexpkg comps validate | merge | render`: check, extend and render comps files.
 
 `fexpkg spin check`: resolve the AArch64 KDE spin's package set with and without the FEX option.
+
+The library modules (lxml, libcomps, rpm bindings) are imported when a command runs, not before.
 """
 
 from __future__ import annotations
@@ -8,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from fexpkg import comps, comps_merge, comps_validate, spin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,9 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "addition",
         nargs="?",
         type=Path,
-        default=comps.PROJECT_COMPS,
         metavar="ADDITION",
-        help=f"fragment to merge (default: {comps.PROJECT_COMPS})",
+        help="fragment to merge (default: the project's comps/comps-fex.xml.in)",
     )
     mrg.add_argument("--into", type=Path, required=True, metavar="FILE.xml.in")
     mrg.add_argument(
@@ -68,14 +67,15 @@ def _register_spin(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "spin",
         help="check the AArch64 KDE spin's package set",
-        description=spin.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Resolve, with DNF's real depsolver and installing nothing, the packages a "
+        "fresh aarch64 installation of the KDE environment gets without and with the FEX option "
+        "group; print what the option adds and write the spin's kickstart and Kiwi fragments.",
     )
     actions = parser.add_subparsers(dest="spin_command", required=True, metavar="ACTION")
     chk = actions.add_parser(
         "check",
-        help=f"resolve {spin.ENVIRONMENT} for {spin.ARCH} with and without "
-        f"{spin.OPTION} (real DNF, nothing installed), print what the option adds, write the "
+        help="resolve kde-desktop-environment for aarch64 with and without "
+        "fex-x86-emulation (real DNF, nothing installed), print what the option adds, write the "
         "kickstart and Kiwi fragments; exit 1 with one line per problem",
     )
     chk.add_argument(
@@ -91,7 +91,6 @@ def _register_spin(sub: argparse._SubParsersAction) -> None:
     chk.add_argument(
         "--out",
         type=Path,
-        default=spin.DEFAULT_OUT,
         metavar="DIR",
         help="where to write the .ks and .kiwi.xml fragments (default: comps/spin)",
     )
@@ -99,6 +98,8 @@ def _register_spin(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from fexpkg import comps_validate
+
     problems = comps_validate.validate_files(args.files, args.repo, args.fragment)
     for problem in problems:
         print(problem)
@@ -106,7 +107,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    changed = comps_merge.merge(args.into, args.addition, check=args.check)
+    from fexpkg import comps, comps_merge
+
+    changed = comps_merge.merge(args.into, args.addition or comps.PROJECT_COMPS, check=args.check)
     if args.check:
         print(f"{args.into}: {'would change' if changed else 'up to date'}")
         return 1 if changed else 0
@@ -115,17 +118,21 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from fexpkg import comps
+
     comps.render(args.src, args.output)
     return 0
 
 
 def _spin_check(args: argparse.Namespace) -> int:
+    from fexpkg import spin
+
     result = spin.check(args.repos)
     if not result.ok:
         for problem in result.problems:
             print(f"fexpkg: error: {problem}", file=sys.stderr)
         return 1
     print(spin.report(result), end="")
-    for path in spin.write_outputs(args.out):
+    for path in spin.write_outputs(args.out or spin.DEFAULT_OUT):
         print(f"wrote {path}")
     return 0

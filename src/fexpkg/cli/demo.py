@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fexpkg import actions, harness
+from fexpkg import actions
 
 GROUP = "fex-x86-emulation"
 
@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run every scenario and print what each system ends up with."""
+    from fexpkg import harness  # the tooling: lxml, rpm bindings
+
     work = args.work.resolve()
     reason = harness.dnf_available()
     if reason:
@@ -54,6 +56,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _run(scenario: Scenario, work: Path, repo_dir: Path) -> None:
+    from fexpkg import harness
+
     path = work / f"root-{scenario.name}"
     shutil.rmtree(path, ignore_errors=True)
     root = harness.Installroot(path, repo_dir, home=work / "home")

@@ -1,11 +1,12 @@
-"""`fexpkg repo build`: build the RPM repository of specs/ and the test stand-ins."""
+"""`fexpkg repo build`: build the RPM repository of specs/ and the test stand-ins.
+
+The library (rpm bindings) is imported when the command runs, not to build the parser.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from fexpkg import repo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         dest="spec_dirs",
         metavar="DIR",
-        help="directory of specs to build (repeatable; default: "
-        f"{repo.SPECS} and {repo.FIXTURE_SPECS})",
+        help="directory of specs to build (repeatable; default: the project's specs/ and "
+        "tests/fixtures/specs/)",
     )
     bld.add_argument(
         "--workdir",
@@ -49,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from fexpkg import repo
+
     out = repo.build_repo(
         args.out,
         spec_dirs=args.spec_dirs or (repo.SPECS, repo.FIXTURE_SPECS),

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fexpkg import actions, doctor
+from fexpkg import actions
 from fexpkg.target import Mode
 
 
@@ -110,6 +110,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     """Print one line per check (and its fix); exit 1 when a check fails."""
+    from fexpkg import doctor  # only here: setup, run on every FEX transaction, starts faster
+
     diagnosis = doctor.diagnose(args.root, page_size=args.page_size)
     if args.json:
         print(json.dumps(diagnosis.as_dict(), indent=2, sort_keys=True))

@@ -1,11 +1,12 @@
-"""`fexpkg spec lint`: rpm's parser, the project's checks and rpmlint on spec files."""
+"""`fexpkg spec lint`: rpm's parser, the project's checks and rpmlint on spec files.
+
+The library (rpm bindings, license-expression) is imported when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from fexpkg import specs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from fexpkg import specs
+
     problems = specs.lint(args.specs)
     for problem in problems:
         print(problem)
