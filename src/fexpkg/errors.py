@@ -27,3 +27,7 @@ class SpecError(FexpkgError):
 
 class RepoError(FexpkgError):
     """Building the RPM repository failed."""
+
+
+class KiwiError(FexpkgError):
+    """Kiwi (the image builder) is missing or cannot validate a description."""
