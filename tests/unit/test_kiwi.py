@@ -131,3 +131,21 @@ def test_missing_kiwi_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> N
         "Kiwi is needed to validate Kiwi descriptions (kiwi cannot be imported): "
         "pip install kiwi (Fedora: dnf install python3-kiwi)"
     )
+
+
+def test_cli_kiwi_check(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = pytest.importorskip(
+        "fexpkg.cli", reason="fexpkg.cli needs its other command modules", exc_type=ImportError
+    )
+    assert cli.main(["kiwi", "check"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli.main(["kiwi", "check", str(BAD_LOCALE)]) == 1
+    assert capsys.readouterr().out.count(f"{BAD_LOCALE}:") == 2
+    monkeypatch.setitem(sys.modules, "kiwi", None)
+    assert cli.main(["kiwi", "check"]) == 1
+    assert capsys.readouterr().err == (
+        "fexpkg: error: Kiwi is needed to validate Kiwi descriptions (kiwi cannot be imported): "
+        "pip install kiwi (Fedora: dnf install python3-kiwi)\n"
+    )
