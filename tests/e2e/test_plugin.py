@@ -6,9 +6,8 @@ Each test builds a scratch installroot from the session's repository and runs th
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 
 import pytest
 

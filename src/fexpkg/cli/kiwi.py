@@ -1,0 +1,36 @@
+"""`fexpkg kiwi check`: validate Kiwi image descriptions and `<packages>` fragments with Kiwi."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `kiwi` command and its sub-commands."""
+    parser = sub.add_parser("kiwi", help="validate Kiwi descriptions", description=__doc__)
+    actions = parser.add_subparsers(dest="kiwi_command", required=True, metavar="ACTION")
+
+    chk = actions.add_parser(
+        "check",
+        help="load with the real Kiwi (schema, schematron, a build type per profile); "
+        "*.kiwi.xml files are <packages> fragments; one FILE:LINE: message per problem",
+    )
+    chk.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="default: specs/sources/*.kiwi and comps/spin/*.kiwi.xml",
+    )
+    chk.set_defaults(func=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from fexpkg import kiwi  # lazily: Kiwi and its schema cost ~1 s
+
+    files = args.files or kiwi.default_files()
+    problems = kiwi.check_files(files)
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0

@@ -1,0 +1,149 @@
+"""fexpkg.kiwi against the real Kiwi: shipped descriptions and the spin fragment, broken ones."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("kiwi.xml_description", reason="Kiwi is not installed (pip install kiwi)")
+
+from fexpkg import kiwi, spin  # noqa: E402
+from fexpkg.errors import MissingDependency  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kiwi"
+BAD_LOCALE = FIXTURES / "bad-locale.kiwi"
+
+
+def test_default_files_are_the_shipped_descriptions_and_the_spin_fragment() -> None:
+    names = [p.name for p in kiwi.default_files()]
+    assert names == ["fex-rootfs.kiwi", "fex-sysroot.kiwi", spin.KIWI_NAME]
+    assert [kiwi.is_fragment(p) for p in kiwi.default_files()] == [False, False, True]
+
+
+def test_every_shipped_description_and_the_spin_fragment_pass() -> None:
+    assert kiwi.check_files(kiwi.default_files()) == []
+
+
+def test_the_old_rootfs_locale_fails_at_its_line() -> None:
+    problems = kiwi.check_files([BAD_LOCALE])
+    locale_line = next(
+        n
+        for n, text in enumerate(BAD_LOCALE.read_text().splitlines(), 1)
+        if text.strip().startswith("<locale>")
+    )
+    assert [str(p) for p in problems] == [
+        f"{BAD_LOCALE}:{locale_line}: Kiwi schema: Extra element locale in interleave",
+        f"{BAD_LOCALE}:{locale_line}: Kiwi schema: Element preferences failed to validate content",
+    ]
+
+
+def test_a_description_is_checked_whatever_its_file_name(tmp_path: Path) -> None:
+    config = tmp_path / "config.kiwi"
+    shutil.copy(BAD_LOCALE, config)
+    assert [p.path for p in kiwi.check_files([config])] == [config, config]
+
+
+def test_a_profile_without_a_build_type_fails(tmp_path: Path) -> None:
+    text = (kiwi.DESCRIPTION_DIR / "fex-rootfs.kiwi").read_text()
+    no_type = tmp_path / "no-type.kiwi"
+    no_type.write_text(text.replace('<type image="erofs" erofscompression="lz4"/>', ""))
+    profile_line = next(
+        n for n, line in enumerate(text.splitlines(), 1) if "<profile name=" in line
+    )
+    assert [str(p) for p in kiwi.check_files([no_type])] == [
+        f"{no_type}:{profile_line}: Kiwi, profile FEX-RootFS on x86_64: "
+        "No build type defined with applied profiles: ['FEX-RootFS']"
+    ]
+
+
+def test_not_well_formed_description(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.kiwi"
+    broken.write_text('<image schemaversion="7.5" name="x">\n  <preferences>\n</image>\n')
+    [problem] = kiwi.check_files([broken])
+    assert (problem.path, problem.line) == (broken, 3)
+    assert problem.message.startswith("not well-formed XML: Opening and ending tag mismatch")
+
+
+def test_the_committed_spin_fragment_is_render_kiwi_and_passes(tmp_path: Path) -> None:
+    fragment = tmp_path / spin.KIWI_NAME
+    fragment.write_text(spin.render_kiwi())
+    assert kiwi.validate_fragment(fragment) == []
+
+
+def test_a_bad_fragment_fails_at_its_own_lines(tmp_path: Path) -> None:
+    fragment = tmp_path / "bad.kiwi.xml"
+    fragment.write_text(
+        spin.render_kiwi().replace('<namedCollection name="kde', '<namedCollection nmae="kde')
+    )
+    problems = kiwi.check_files([fragment])
+    assert problems[:2] == [
+        kiwi.Problem(fragment, 4, "Kiwi schema: Invalid sequence in interleave"),
+        kiwi.Problem(
+            fragment, 4, "Kiwi schema: Element namedCollection failed to validate attributes"
+        ),
+    ]
+    assert {p.line for p in problems} <= {1, 2, 3, 4, 5, 6}
+
+
+def test_a_not_well_formed_fragment_reports_its_own_line_numbers(tmp_path: Path) -> None:
+    fragment = tmp_path / "open.kiwi.xml"
+    fragment.write_text('<packages type="image">\n    <package name="a">\n</packages>\n')
+    assert [str(p) for p in kiwi.check_files([fragment])] == [
+        f"{fragment}:3: not well-formed XML: Opening and ending tag mismatch: "
+        "package line 2 and packages, line 3, column 12"
+    ]
+
+
+def test_kiwi_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    assert len(kiwi.check_files([BAD_LOCALE])) == 2
+    assert capfd.readouterr() == ("", "")
+    assert logging.getLogger("kiwi").handlers  # Kiwi's own handlers are back
+
+
+def test_importing_kiwi_leaves_the_logger_class_alone() -> None:
+    # `import kiwi` sets a process-wide logger class: check in a process that had not imported it.
+    code = (
+        "import logging, sys; from pathlib import Path; from fexpkg import kiwi; "
+        "kiwi.check_files([Path(sys.argv[1])]); "
+        "print(logging.getLoggerClass() is logging.Logger, 'kiwi.logger' in sys.modules)"
+    )
+    src = str(Path(kiwi.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src}
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(BAD_LOCALE)], capture_output=True, text=True, env=env
+    )
+    assert (run.returncode, run.stdout, run.stderr) == (0, "True True\n", "")
+
+
+def test_missing_kiwi_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "kiwi", None)
+    with pytest.raises(MissingDependency) as info:
+        kiwi.check_files([BAD_LOCALE])
+    message = str(info.value)
+    assert "\n" not in message
+    assert message == (
+        "the Python module kiwi is not installed; install it: sudo dnf install python3-kiwi"
+    )
+
+
+def test_cli_kiwi_check(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fexpkg import cli
+
+    assert cli.main(["kiwi", "check"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli.main(["kiwi", "check", str(BAD_LOCALE)]) == 1
+    assert capsys.readouterr().out.count(f"{BAD_LOCALE}:") == 2
+    monkeypatch.setitem(sys.modules, "kiwi", None)
+    assert cli.main(["kiwi", "check"]) == 1
+    assert capsys.readouterr().err == (
+        "fexpkg: error: the Python module kiwi is not installed; "
+        "install it: sudo dnf install python3-kiwi\n"
+    )
