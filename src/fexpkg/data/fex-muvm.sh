@@ -66,7 +66,7 @@ unset IFS
 for arg do set -- "$@" "+$arg"; shift; done
 vm='dir=$1; shift
 for arg do set -- "$@" "${arg#?}"; shift; done
-cd "$dir" 2>/dev/null || { printf "fex-muvm: %s: no such directory inside the muvm microVM\n" "$dir" >&2; exit 126; }
+[ -d "$dir" ] && cd "$dir" || { printf "fex-muvm: %s: no such directory in the muvm microVM\n" "$dir" >&2; exit 126; }
 trap : HUP INT QUIT TERM
 "$@"
 exit $?'
