@@ -201,7 +201,10 @@ def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
 
 
 def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
-    """What breaks FEX under muvm in this root: no muvm, no image, a user or env RootFS."""
+    """What breaks FEX under muvm in this root: no muvm, no image, a user Config.json RootFS.
+
+    A host FEX_ROOTFS does not: the launcher (data/fex-muvm.sh) keeps it out of the microVM.
+    """
     warnings = []
     if not root.exists(MUVM):
         warnings.append("muvm is not installed: x86 programs cannot run; install muvm")
@@ -218,8 +221,6 @@ def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
             f"{root.display(user)} sets RootFS {user_rootfs!r}: it overrides muvm's and breaks "
             "FEX in the microVM; remove it"
         )
-    if env.get("FEX_ROOTFS"):
-        warnings.append("FEX_ROOTFS is set: it overrides muvm's RootFS and breaks FEX; unset it")
     return warnings
 
 
