@@ -44,7 +44,12 @@ log = logging.getLogger(__name__)
 
 HOST_THUNKS = "usr/lib64/fex-emu/HostThunks"
 DISPATCHER = "usr/bin/binfmt-dispatcher"
-DISPATCHER_CONFIG = "/etc/binfmt-dispatcher.toml"
+# binfmt-dispatcher's src/config.rs: /usr/lib/binfmt-dispatcher.d/*.toml (Fedora ships
+# 00-default.toml), then /etc/binfmt-dispatcher.toml, then the user's
+# ~/.config/binfmt-dispatcher/binfmt-dispatcher.toml, each overriding the one before.
+DISPATCHER_CONFIG = (
+    "/usr/lib/binfmt-dispatcher.d/00-default.toml (overridden by /etc/binfmt-dispatcher.toml)"
+)
 MUVM_ROOTFS = "/run/fex-emu/rootfs"
 ARCH_LABELS = {"x86": "x86", "x86_64": "x86-64"}
 _FEX_DIRECT = frozenset("/" + p for p in FEX_BINARIES)
@@ -415,6 +420,13 @@ def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
     if ctx.env.get("FEX_ROOTFS"):
         found.append(
             Check(
+                "overrides",
+                Outcome.PASS,
+                f"FEX_ROOTFS={ctx.env['FEX_ROOTFS']} is set on the host: the muvm launcher keeps "
+                "it out of the microVM (and muvm passes only its own list of variables)",
+            )
+            if muvm
+            else Check(
                 "overrides",
                 result,
                 f"FEX_ROOTFS={ctx.env['FEX_ROOTFS']} is set: it {effect}",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +39,16 @@ MUVM = "usr/bin/muvm"
 ROOTFS_IMAGE = f"usr/share/fex-emu/RootFS/{DEFAULT_ROOTFS}"
 NO_ROOTFS = "no RootFS image installed: install fex-emu-rootfs-fedora"
 
-LAUNCHER_SCRIPT = b"""\
-#!/bin/sh
-# fex-muvm: written by fexpkg (`fexpkg teardown` removes it).
-# binfmt_misc handler for x86 programs on a kernel whose page size is not 4 KiB: FEX needs 4 KiB
-# pages, so the program runs under FEX inside a muvm microVM (4 KiB kernel, host files shared).
-# Registered with flags PF: $1 is the program's path, $2 its argv[0], then its arguments.
-# FEX's command line (FEX PROGRAM ARGS) has no place for argv[0], so it is dropped.
-MUVM=/usr/bin/muvm
-if [ -x /usr/bin/FEX ]; then FEX=/usr/bin/FEX; else FEX=/usr/bin/FEXInterpreter; fi
-if [ ! -x "$MUVM" ]; then
-    echo "fex-muvm: $MUVM is missing: install muvm to run x86 programs on this kernel" >&2
-    exit 127
-fi
-prog=$1
-shift
-if [ $# -gt 0 ]; then shift; fi
-exec "$MUVM" -- "$FEX" "$prog" "$@"
-"""
+
+def launcher_script(muvm: str = "/usr/bin/muvm", bindir: str = "/usr/bin") -> bytes:
+    """The muvm launcher (data/fex-muvm.sh), with muvm and FEX's directory where given."""
+    text = resources.files("fexpkg").joinpath("data/fex-muvm.sh").read_text(encoding="utf-8")
+    text = text.replace("\nmuvm=/usr/bin/muvm\n", f"\nmuvm={shlex.quote(muvm)}\n", 1)
+    text = text.replace("\nbindir=/usr/bin\n", f"\nbindir={shlex.quote(bindir)}\n", 1)
+    return text.encode()
+
+
+LAUNCHER_SCRIPT = launcher_script()
 
 # Flags of the launcher entries: P keeps argv[0] and F opens the launcher at registration (works
 # in containers and chroots). No O and no C: an open fd of the program or setuid credentials
@@ -207,7 +201,10 @@ def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
 
 
 def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
-    """What breaks FEX under muvm in this root: no muvm, no image, a user or env RootFS."""
+    """What breaks FEX under muvm in this root: no muvm, no image, a user Config.json RootFS.
+
+    A host FEX_ROOTFS does not: the launcher (data/fex-muvm.sh) keeps it out of the microVM.
+    """
     warnings = []
     if not root.exists(MUVM):
         warnings.append("muvm is not installed: x86 programs cannot run; install muvm")
@@ -224,8 +221,6 @@ def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
             f"{root.display(user)} sets RootFS {user_rootfs!r}: it overrides muvm's and breaks "
             "FEX in the microVM; remove it"
         )
-    if env.get("FEX_ROOTFS"):
-        warnings.append("FEX_ROOTFS is set: it overrides muvm's RootFS and breaks FEX; unset it")
     return warnings
 
 

@@ -26,6 +26,7 @@ FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 # (the execfd cannot be passed through binfmt_script: ENOEXEC).
 STAND_IN_FEX = r"""
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
@@ -36,7 +37,10 @@ int main(int argc, char **argv) {
         printf("execfd %02x%02x%02x%02x\n", b[0], b[1], b[2], b[3]);
     else
         printf("execfd none\n");
-    return 0;
+    char cwd[4096], line[256];
+    printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
+    printf("stdin %s", fgets(line, sizeof line, stdin) ? line : "none\n");
+    return getenv("FEX_STATUS") ? atoi(getenv("FEX_STATUS")) : 0;
 }
 """
 
@@ -53,41 +57,76 @@ def native_copy(src: Path, dst: Path) -> None:
     dst.chmod(0o755)
 
 
-STAND_IN_MUVM = """#!/bin/sh
-for a in "$@"; do echo "muvm $a"; done
-"""
+STAND_IN_MUVM = Path(__file__).parents[1] / "fixtures/specs/sources/muvm-stand-in.sh"
 
+# The child: root in a user+mount namespace. Setup, status and teardown run chrooted in forked
+# processes (flag F opens the interpreter inside the root). Each program runs through `unshare
+# --user --map-user=1000 --root ROOT --wd DIR` as the user muvm requires (not root); binfmt_misc
+# lookups from that nested user namespace reach the instance mounted here.
 CHILD = r"""
 import json, os, subprocess, sys
 from pathlib import Path
 from fexpkg import actions
 from fexpkg.binfmt import BinfmtMisc
 
-root, page_size, progs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+root, page_size, runs, unshare = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
 mount = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"],
                        capture_output=True)
 misc = BinfmtMisc()
 if mount.returncode or not misc.available():
     print("SKIP cannot mount binfmt_misc: " + mount.stderr.decode().strip())
     sys.exit(0)
-os.chroot(root)
-os.chdir("/")
-report = actions.setup(Path("/"), page_size, env={}, binfmt_misc=misc)
-status = actions.status(Path("/"), {}, Path("/root"), page_size=page_size, binfmt_misc=misc)
-runs = {}
-for prog in progs:
-    run = subprocess.run(["argv0-of-" + prog, "a", "b c"], executable=prog, capture_output=True)
-    runs[prog] = {"rc": run.returncode, "out": run.stdout.decode().splitlines(),
-                  "err": run.stderr.decode()}
-teardown = actions.teardown(Path("/"), env={"FEXPKG_PAGE_SIZE": str(page_size)},
-                            binfmt_misc=misc)
-print(json.dumps({
-    "changes": report.changes, "warnings": report.warnings, "runs": runs,
-    "takes": {arch: h and h.name for arch, h in status.takes.items()},
-    "live": sorted(h.name for h in status.live),
-    "after_teardown": sorted(misc.registered()),
-    "teardown_changes": teardown.changes,
-}))
+
+
+def in_root(fn):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.chroot(root)
+        os.chdir("/")
+        os.write(w, json.dumps(fn()).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    _, code = os.waitpid(pid, 0)
+    assert code == 0 and data, "chrooted step failed"
+    return json.loads(data)
+
+
+def set_up():
+    report = actions.setup(Path("/"), page_size, env={}, binfmt_misc=misc)
+    status = actions.status(Path("/"), {}, Path("/root"), page_size=page_size, binfmt_misc=misc)
+    return {"changes": report.changes, "warnings": report.warnings,
+            "takes": {arch: h and h.name for arch, h in status.takes.items()},
+            "live": sorted(h.name for h in status.live)}
+
+
+def tear_down():
+    teardown = actions.teardown(Path("/"), env={"FEXPKG_PAGE_SIZE": str(page_size)},
+                                binfmt_misc=misc)
+    return {"after_teardown": sorted(misc.registered()), "teardown_changes": teardown.changes}
+
+
+result = in_root(set_up)
+server = Path(root, "run/user/1000/krun/server")
+result["runs"] = []
+for spec in runs:
+    if spec.get("vm_running"):
+        server.parent.mkdir(parents=True, exist_ok=True)
+        server.touch()
+    env = {"PATH": "/bin:/usr/bin", "XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/u",
+           **spec.get("env", {})}
+    run = subprocess.run([unshare, "--user", "--map-user=1000", "--map-group=1000",
+                          "--root=" + root, "--wd=" + spec.get("cwd", "/"), "--", *spec["argv"]],
+                         input=spec.get("stdin", "").encode(), capture_output=True, env=env)
+    server.unlink(missing_ok=True)
+    result["runs"].append({"rc": run.returncode, "out": run.stdout.decode().splitlines(),
+                           "err": run.stderr.decode()})
+result.update(in_root(tear_down))
+print(json.dumps(result))
 """
 
 
@@ -112,8 +151,11 @@ def make_root(tmp_path, stand_in_fex, fex_name):
     root = shutil.copytree(FIXTURE, tmp_path / "root", symlinks=True)
     (root / "bin").mkdir()
     native_copy(Path(busybox), root / "bin/busybox")
-    (root / "bin/sh").symlink_to("busybox")
-    (root / "tmp").mkdir()
+    for applet in ("sh", "env", "id", "mkdir"):  # the muvm stand-in's commands
+        (root / "bin" / applet).symlink_to("busybox")
+    for d in ("etc", "tmp", "home/u", "run/user/1000", "work/sub"):
+        (root / d).mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n")
     (root / "usr/bin/FEXInterpreter").unlink()
     native_copy(stand_in_fex, root / "usr/bin" / fex_name)
     for conf in (root / "usr/lib/binfmt.d").glob("FEX-*.conf"):
@@ -124,11 +166,14 @@ def make_root(tmp_path, stand_in_fex, fex_name):
     return root
 
 
-def run_child(root, page_size, progs):
+def run_child(root, page_size, runs):
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare is missing")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    # the programs run through unshare after registration: a copy no x86 entry takes
+    native_unshare = Path(root).parent / "unshare"
+    native_copy(Path(unshare), native_unshare)
     proc = subprocess.run(
         [
             unshare,
@@ -140,7 +185,8 @@ def run_child(root, page_size, progs):
             CHILD,
             str(root),
             str(page_size),
-            *progs,
+            json.dumps(runs),
+            str(native_unshare),
         ],
         capture_output=True,
         text=True,
@@ -155,22 +201,27 @@ def run_child(root, page_size, progs):
     return json.loads(last)
 
 
+def plain_runs(*progs: str) -> list[dict]:
+    return [{"argv": [prog, "a", "b c"]} for prog in progs]
+
+
 @pytest.mark.parametrize("fex_name", ["FEXInterpreter", "FEX"])
 def test_native_setup_registers_fex_live(tmp_path, stand_in_fex, fex_name):
     root = make_root(tmp_path, stand_in_fex, fex_name)
-    result = run_child(root, 4096, ["/prog-x86", "/prog-x86_64"])
+    result = run_child(root, 4096, plain_runs("/prog-x86", "/prog-x86_64"))
     interp = f"/usr/bin/{fex_name}"
-    for arch in ("x86", "x86_64"):
-        run = result["runs"][f"/prog-{arch}"]
+    for arch, run in zip(("x86", "x86_64"), result["runs"], strict=True):
         assert run["rc"] == 0, run["err"]
         # P keeps argv[0]; O hands FEX an fd of the program (AT_EXECFD); the path stays argv[1].
         assert run["out"] == [
             f"argv {interp}",
             f"argv /prog-{arch}",
-            f"argv argv0-of-/prog-{arch}",
+            f"argv /prog-{arch}",
             "argv a",
             "argv b c",
             "execfd 7f454c46",
+            "cwd /",
+            "stdin none",
         ]
         assert f"registered FEX-{arch} in /proc/sys/fs/binfmt_misc" in result["changes"]
     assert result["takes"] == {"x86": "FEX-x86", "x86_64": "FEX-x86_64"}
@@ -179,31 +230,68 @@ def test_native_setup_registers_fex_live(tmp_path, stand_in_fex, fex_name):
     assert result["after_teardown"] == ["FEX-x86", "FEX-x86_64"]
 
 
+def install_stand_in_muvm(root: Path) -> None:
+    shutil.copy(STAND_IN_MUVM, root / "usr/bin/muvm")
+    (root / "usr/bin/muvm").chmod(0o755)
+
+
 @pytest.mark.parametrize("fex_name", ["FEXInterpreter", "FEX"])
 def test_muvm_setup_runs_fex_through_the_launcher(tmp_path, stand_in_fex, fex_name):
     root = make_root(tmp_path, stand_in_fex, fex_name)
-    (root / "usr/bin/muvm").write_text(STAND_IN_MUVM)
-    (root / "usr/bin/muvm").chmod(0o755)
-    result = run_child(root, 16384, ["/prog-x86", "/prog-x86_64"])
-    for arch in ("x86", "x86_64"):
-        run = result["runs"][f"/prog-{arch}"]
+    install_stand_in_muvm(root)
+    result = run_child(root, 16384, plain_runs("/prog-x86", "/prog-x86_64"))
+    for arch, run in zip(("x86", "x86_64"), result["runs"], strict=True):
         assert run["rc"] == 0, run["err"]
+        # FEX named explicitly, in the caller's directory; argv[0] has no place on FEX's line
         assert run["out"] == [
-            "muvm --",
-            f"muvm /usr/bin/{fex_name}",
-            f"muvm /prog-{arch}",
-            "muvm a",
-            "muvm b c",
+            f"argv /usr/bin/{fex_name}",
+            f"argv /prog-{arch}",
+            "argv a",
+            "argv b c",
+            "execfd none",
+            "cwd /",
+            "stdin none",
         ]
     assert result["takes"] == {"x86": "fexpkg-muvm-x86", "x86_64": "fexpkg-muvm-x86_64"}
     assert result["live"] == ["fexpkg-muvm-x86", "fexpkg-muvm-x86_64"]
     assert result["after_teardown"] == []
 
 
+@pytest.mark.parametrize("vm_running", [False, True], ids=["first-vm", "vm-running"])
+def test_launcher_runs_like_a_native_program(tmp_path, stand_in_fex, vm_running):
+    """Relative path from another directory, --help and odd arguments, stdin, exit status."""
+    root = make_root(tmp_path, stand_in_fex, "FEX")
+    install_stand_in_muvm(root)
+    (root / "work/sub/data.txt").write_text("x")
+    runs = [
+        {
+            "argv": ["../../prog-x86_64", "--help", "data.txt", "two words", "", "-h"],
+            "cwd": "/work/sub",
+            "stdin": "piped line\n",
+            "env": {"FEX_STATUS": "5"},
+            "vm_running": vm_running,
+        }
+    ]
+    (run,) = run_child(root, 16384, runs)["runs"]
+    assert run["rc"] == 5, run["err"]
+    assert run["out"] == [
+        "argv /usr/bin/FEX",
+        "argv /work/sub/../../prog-x86_64",
+        "argv --help",
+        "argv data.txt",
+        "argv two words",
+        "argv ",
+        "argv -h",
+        "execfd none",
+        "cwd /work/sub",
+        "stdin piped line",
+    ]
+
+
 def test_launcher_without_muvm_fails_with_127(tmp_path, stand_in_fex):
     root = make_root(tmp_path, stand_in_fex, "FEX")
-    result = run_child(root, 16384, ["/prog-x86_64"])
-    run = result["runs"]["/prog-x86_64"]
+    result = run_child(root, 16384, plain_runs("/prog-x86_64"))
+    (run,) = result["runs"]
     assert run["rc"] == 127
     assert run["err"] == (
         "fex-muvm: /usr/bin/muvm is missing: install muvm to run x86 programs on this kernel\n"
