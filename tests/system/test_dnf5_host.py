@@ -56,3 +56,42 @@ def test_first_install_is_configured_by_the_rpm_triggers(make_system):
     root.dnf5("group", "remove", "fex-x86-emulation")
     assert root.installed() & COMMON == set()
     assert root.snapshot() == before
+
+
+def test_later_transactions_converge_through_the_actions_file(make_system):
+    """Once libdnf5-plugin-fex is installed, DNF 5 runs its actions: qemu-user-static-x86 arriving
+    after FEX does not take x86-64 programs, and a 64 KiB kernel (which no file trigger watches)
+    moves x86 programs to the muvm launcher, with muvm brought by python3-fexpkg's rich
+    dependency."""
+    root = make_system("kernel")
+    root.dnf5("install", GROUP)
+
+    root.dnf5("install", "qemu-user-static-x86")
+    assert takes(root) == {"x86": "FEX-x86", "x86_64": FEX_X86_64}
+    root.doctor()
+
+    out = root.dnf5("install", "kernel-64k", "muvm").stdout
+    status = root.status()
+    assert (status["page_size"], status["mode"]) == (65536, "muvm"), out
+    assert takes(root) == {"x86": "fexpkg-muvm-x86", "x86_64": "fexpkg-muvm-x86_64"}
+    root.doctor()
+
+
+def test_dnf5_remove_fex_emu_takes_fexpkg_state_away(make_system):
+    """`dnf5 remove fex-emu` undoes fexpkg's setup though the rest of the group stays; the
+    group's removal then gives the tree back."""
+    root = make_system("kernel")
+    before = root.snapshot()
+    root.dnf5("install", GROUP)
+    assert (root.path / "var/lib/fexpkg/manifest.json").is_file()
+    assert (root.path / "usr/share/fex-emu/Config.json").is_file()
+
+    root.dnf5("remove", "fex-emu")
+    assert "python3-fexpkg" in root.installed()
+    for written in ("var/lib/fexpkg", "usr/share/fex-emu/Config.json", "usr/libexec/fexpkg"):
+        assert not (root.path / written).exists(), written
+    assert not list((root.path / "etc/binfmt.d").glob("*"))
+    assert takes(root) == {"x86": None, "x86_64": None}
+
+    root.dnf5("group", "remove", "fex-x86-emulation")
+    assert root.snapshot() == before
