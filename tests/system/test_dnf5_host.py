@@ -7,6 +7,7 @@ the RootFS in effect, `fexpkg doctor`, and that removal gives the tree back.
 
 from __future__ import annotations
 
+import pytest
 from debroot import SystemRoot
 
 GROUP = "@fex-x86-emulation"
@@ -95,3 +96,36 @@ def test_dnf5_remove_fex_emu_takes_fexpkg_state_away(make_system):
 
     root.dnf5("group", "remove", "fex-x86-emulation")
     assert root.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("kernel", "page_size", "mode", "x86_64"),
+    [
+        ("kernel", 4096, "native", FEX_X86_64),
+        ("kernel-16k", 16384, "muvm", "fexpkg-muvm-x86_64"),
+        ("kernel-64k", 65536, "muvm", "fexpkg-muvm-x86_64"),
+    ],
+)
+def test_image_build_into_an_installroot(make_system, kernel, page_size, mode, x86_64):
+    """An image composed with the host's configuration (`--use-host-config`, as Kiwi and
+    image builders on Fedora do): the image's own rpm triggers cannot run fexpkg (no Python in
+    it yet), the host's actions file configures it for the image's kernel; muvm comes on 16 KiB
+    and 64 KiB kernels alone."""
+    root = make_system("libdnf5-plugin-fex")
+    image = "srv/image"
+    (root.path / image).mkdir()
+    root.mount(image, root.path / image)  # a mount point, as rpm 6's unshare plugin needs
+    # The image is Fedora's, with Fedora's python3 (its stand-in), not the host's Debian one.
+    root.dnf5(f"--installroot=/{image}", "--use-host-config",
+              "--setopt=excludepkgs=fexpkg-test-host-provides",
+              "install", "filesystem", "busybox", kernel, GROUP)
+
+    in_image = set(root.run("rpm", f"--root=/{image}", "-qa", "--qf", "%{NAME}\\n").stdout.split())
+    # Which DNF plugin the image gets follows its python3 stand-in, which claims python3-dnf.
+    assert COMMON - {"libdnf5-plugin-fex"} <= in_image
+    assert ("muvm" in in_image) == (mode == "muvm")
+    assert "fexpkg-test-host-provides" not in in_image
+    status = root.status(f"/{image}")
+    assert (status["page_size"], status["mode"]) == (page_size, mode)
+    assert takes(root, f"/{image}")["x86_64"] == x86_64
+    root.doctor(f"/{image}")
