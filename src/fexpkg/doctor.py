@@ -20,7 +20,7 @@ from fexpkg.apply import MANIFEST, Manifest, pending
 from fexpkg.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
 from fexpkg.errors import ConfigError, FexpkgError
 from fexpkg.fexconfig import (
-    DEFAULT_ROOTFS,
+    DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
     ROOTFS_KEY,
     get_key,
@@ -232,12 +232,12 @@ class _Layer:
     @property
     def rootfs(self) -> str | None:
         value = get_key(self.config, ROOTFS_KEY)
-        return value if isinstance(value, str) and value else None
+        return value if isinstance(value, str) else None  # FEX takes "" too: no RootFS
 
 
 def _layers(ctx: _Context) -> list[_Layer]:
     layers = []
-    for relpath in (GLOBAL_CONFIG, user_config_path(ctx.root, ctx.env, ctx.home)):
+    for relpath in (GLOBAL_CONFIG, user_config_path(ctx.root, ctx.env, ctx.home, ctx.status.cwd)):
         try:
             layers.append(_Layer(relpath, load(ctx.root, relpath), None))
         except ConfigError as exc:
@@ -367,20 +367,25 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
             "no RootFS configured: FEX cannot run x86 programs",
             ctx.setup_cmd() if image else install_then_setup,
         )
+    if not rootfs.value:
+        return Check(
+            "rootfs",
+            Outcome.FAIL,
+            f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs",
+            _source_fix(ctx, layers, rootfs.source),
+        )
     if rootfs.exists:
         return Check("rootfs", Outcome.PASS, f"FEX uses {rootfs.path} (set by {rootfs.source})")
-    if rootfs.source == "FEX_ROOTFS":
-        fix = "unset FEX_ROOTFS"
-    elif rootfs.source != "/" + GLOBAL_CONFIG:
-        fix = _override_fix(ctx, next(x for x in layers if "/" + x.relpath == rootfs.source))
+    if rootfs.source != "/" + GLOBAL_CONFIG:
+        fix = _source_fix(ctx, layers, rootfs.source)
     elif rootfs.path == "/" + ROOTFS_IMAGE:
         fix = ctx.install_cmd("fex-emu-rootfs-fedora")
     elif not image:
         fix = install_then_setup
-    elif _managed(ctx, SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS).id):
+    elif _managed(ctx, SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS_PATH).id):
         # changed since setup wrote it: setup leaves it alone, so set it back by hand
         path = ctx.host_path(GLOBAL_CONFIG)
-        fix = f'sudo sed -i \'s|"RootFS": *"[^"]*"|"RootFS": "{DEFAULT_ROOTFS}"|\' {path}'
+        fix = f'sudo sed -i \'s|"RootFS": *"[^"]*"|"RootFS": "{DEFAULT_ROOTFS_PATH}"|\' {path}'
     else:
         fix = ctx.setup_cmd()
     return Check(
@@ -389,6 +394,13 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
         f"RootFS {rootfs.path} does not exist (set to {rootfs.value!r} by {rootfs.source})",
         fix,
     )
+
+
+def _source_fix(ctx: _Context, layers: list[_Layer], source: str) -> str:
+    """The fix for a RootFS set by `source`: FEX_ROOTFS, a user layer, or setup for the global."""
+    if source == "/" + GLOBAL_CONFIG:
+        return ctx.setup_cmd()
+    return _override_fix(ctx, next((x for x in layers if "/" + x.relpath == source), None))
 
 
 def _managed(ctx: _Context, action_id: str) -> bool:
@@ -415,9 +427,9 @@ def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
             _override_fix(ctx, layer),
         )
         for layer in layers[1:]
-        if layer.rootfs
+        if layer.rootfs is not None
     ]
-    if ctx.env.get("FEX_ROOTFS"):
+    if "FEX_ROOTFS" in ctx.env:
         found.append(
             Check(
                 "overrides",

@@ -9,7 +9,7 @@ from fexpkg import actions, cli, target
 from fexpkg.apply import pending
 from fexpkg.binfmt import BinfmtMisc
 from fexpkg.doctor import Check, Outcome, diagnose
-from fexpkg.plan import make_plan
+from fexpkg.plan import ROOTFS_IMAGE, make_plan
 from fexpkg.target import Target
 
 HOME = Path("/home/u")
@@ -258,14 +258,33 @@ def test_rootfs_pointing_to_a_missing_file_on_4k(root, where, fix):
     )
 
 
+@pytest.mark.parametrize(
+    ("where", "fix"),
+    [("user", "rm {root}/home/u/.config/fex-emu/Config.json"), ("env", "unset FEX_ROOTFS")],
+)
+def test_empty_rootfs_override_on_4k(root, where, fix):
+    add(root, *FULL_NATIVE)
+    actions.setup(root, 4096, env={})
+    env = {"FEX_ROOTFS": ""} if where == "env" else {}
+    source = "FEX_ROOTFS" if where == "env" else "/home/u/.config/fex-emu/Config.json"
+    if where == "user":
+        write(root, source.lstrip("/"), '{"Config": {"RootFS": ""}}')
+    assert one(run(root, 4096, env), "rootfs") == Check(
+        "rootfs",
+        Outcome.FAIL,
+        f"{source} sets an empty RootFS: FEX cannot run x86 programs",
+        fix.format(root=root),
+    )
+
+
 def test_rootfs_changed_after_setup_is_set_back_by_hand(root):
     add(root, *FULL_NATIVE)
     actions.setup(root, 4096, env={})
     config = root / "usr/share/fex-emu/Config.json"
-    config.write_text(config.read_text().replace('"default.erofs"', '"/opt/missing.erofs"'))
+    config.write_text(config.read_text().replace(f'"/{ROOTFS_IMAGE}"', '"/opt/missing.erofs"'))
     checks = run(root, 4096)
     fix = one(checks, "rootfs").fix
-    assert fix == (f"""sudo sed -i 's|"RootFS": *"[^"]*"|"RootFS": "default.erofs"|' {config}""")
+    assert fix == (f"""sudo sed -i 's|"RootFS": *"[^"]*"|"RootFS": "/{ROOTFS_IMAGE}"|' {config}""")
     assert one(checks, "setup") == Check(
         "setup",
         Outcome.WARN,
