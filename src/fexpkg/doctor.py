@@ -51,6 +51,14 @@ DISPATCHER_CONFIG = (
     "/usr/lib/binfmt-dispatcher.d/00-default.toml (overridden by /etc/binfmt-dispatcher.toml)"
 )
 MUVM_ROOTFS = "/run/fex-emu/rootfs"
+MUVM_GUEST = "usr/bin/muvm-guest"
+# muvm's guest (AsahiLinux/muvm crates/muvm/src/guest/fex.rs) registers FEX's binfmt_misc entries
+# in the microVM with the first `NAME` it finds on PATH: FEXInterpreter in older releases, FEX in
+# newer ones; the message naming it sits in the guest binary. Where the guest has
+# "Failed to find `NAME` in PATH", its main() (`setup_fex()?`) bails out and the microVM never
+# runs the command; a guest "falling back to Box" runs it, with no FEX in binfmt_misc.
+_GUEST_LOOKS_FOR = {name: f"existence of `{name}`".encode() for name in ("FEX", "FEXInterpreter")}
+_GUEST_FALLBACK = b"falling back to Box"
 ARCH_LABELS = {"x86": "x86", "x86_64": "x86-64"}
 _FEX_DIRECT = frozenset("/" + p for p in FEX_BINARIES)
 
@@ -132,9 +140,9 @@ class _Context:
             cmd += f" --page-size {self.status.page_size}"
         return cmd
 
-    def install_cmd(self, package: str) -> str:
+    def install_cmd(self, package: str, verb: str = "install") -> str:
         where = "" if self.host else f" --installroot {shlex.quote(str(self.status.root))}"
-        return f"sudo dnf{where} install {package}"
+        return f"sudo dnf{where} {verb} {package}"
 
     def host_path(self, relpath: str) -> str:
         return shlex.quote(self.root.display(relpath))
@@ -218,6 +226,56 @@ def _muvm(ctx: _Context) -> Check:
         Outcome.FAIL,
         f"muvm is not installed: x86 programs cannot run on {ctx.status.page_size}-byte pages",
         ctx.install_cmd("muvm"),
+    )
+
+
+def _muvm_fex(ctx: _Context) -> Check:
+    """The FEX binary name muvm's guest looks for against the names fex-emu ships.
+
+    FEX 2510 added /usr/bin/FEX, FEX 2608 dropped /usr/bin/FEXInterpreter.
+    """
+    if ctx.status.mode is Mode.NATIVE:
+        return Check("muvm-fex", Outcome.PASS, "not needed on 4096-byte pages")
+    shipped = [p.rpartition("/")[2] for p in FEX_BINARIES if ctx.root.exists(p)]
+    if not shipped or not ctx.root.exists(MUVM):
+        return Check("muvm-fex", Outcome.PASS, "nothing to pair: muvm or FEX is missing")
+    try:
+        guest = ctx.root.read_bytes(MUVM_GUEST)
+    except OSError:
+        guest = b""
+    wanted = [name for name, marker in _GUEST_LOOKS_FOR.items() if marker in guest]
+    if not wanted:
+        return Check(
+            "muvm-fex",
+            Outcome.WARN,
+            f"cannot tell which FEX binary muvm looks for in the microVM (/{MUVM_GUEST} is "
+            "missing or names none)",
+        )
+    found = [name for name in wanted if name in shipped]
+    if found:
+        return Check(
+            "muvm-fex",
+            Outcome.PASS,
+            f"muvm looks for {found[0]} in the microVM and fex-emu ships /usr/bin/{found[0]}",
+        )
+    fix = ctx.install_cmd("fex-emu" if wanted == ["FEX"] else "muvm", "upgrade")
+    names = " or ".join(wanted)
+    ships = ", ".join(f"/usr/bin/{name}" for name in shipped)
+    fatal = any(f"`{n}` in PATH".encode() in guest for n in wanted)
+    if fatal and _GUEST_FALLBACK not in guest:
+        return Check(
+            "muvm-fex",
+            Outcome.FAIL,
+            f"muvm looks for {names} in the microVM but fex-emu ships only {ships}: "
+            "the microVM stops before running any program",
+            fix,
+        )
+    return Check(
+        "muvm-fex",
+        Outcome.WARN,
+        f"muvm looks for {names} in the microVM but fex-emu ships only {ships}: muvm registers "
+        "no FEX handler there, x86 programs started by other programs in it do not run",
+        fix,
     )
 
 
@@ -547,6 +605,7 @@ def diagnose(
         _thunks(ctx),
         _erofs_fuse(ctx),
         _muvm(ctx),
+        _muvm_fex(ctx),
         *_config(ctx, layers),
         *(_binfmt(ctx, arch, setup.result is Outcome.PASS) for arch in ARCHES),
         _rootfs(ctx, layers),

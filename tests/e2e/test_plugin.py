@@ -31,6 +31,9 @@ def assert_doctor_passes(root: Installroot, page_size: int | None = None) -> Non
     assert not diagnosis.failed, [
         c for c in diagnosis.checks if c.result is not doctor.Outcome.PASS
     ]
+    # muvm's guest (the stand-in's strings) and fex-emu's binaries pair up by name.
+    (pair,) = [c for c in diagnosis.checks if c.name == "muvm-fex"]
+    assert pair.result is doctor.Outcome.PASS, pair
 
 
 def assert_native(root: Installroot) -> None:
