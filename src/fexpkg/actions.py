@@ -180,6 +180,7 @@ class Status:
     takes: dict[str, Handler | None]
     rootfs: RootFSInEffect
     warnings: list[str]
+    cwd: Path = Path("/")  # where relative FEX paths were looked up
 
     def as_dict(self) -> dict[str, Any]:
         """Stable keys for `fexpkg status --json`."""
@@ -240,6 +241,8 @@ def _rootfs_warnings(root: Root, rootfs: RootFSInEffect, target: Target) -> list
         return []
     if rootfs.value is None:
         return ["no RootFS configured: FEX cannot run x86 programs; run `fexpkg setup`"]
+    if not rootfs.value:
+        return [f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs"]
     warnings = []
     if rootfs.source != "/" + GLOBAL_CONFIG:
         warnings.append(f"RootFS {rootfs.value!r} from {rootfs.source} overrides the global one")
@@ -264,6 +267,7 @@ def status(
     size = page_size_of(root, page_size, env)
     target = Target(root, size.value)
     home = Path(home or env.get("HOME") or Path.home())
+    cwd = Path.cwd() if target.is_host else Path("/")  # FEX looks up a relative RootFS there
     files = effective_handlers(r)
     takes = {arch: handler_for(elf_header(arch), files) for arch in ARCHES}
     taken = {arch: a and _from_file(a) for arch, a in takes.items()}
@@ -277,7 +281,7 @@ def status(
         except BinfmtError as exc:
             warnings.append(str(exc))
     try:
-        rootfs = resolve_rootfs(r, env, home)
+        rootfs = resolve_rootfs(r, env, home, cwd)
     except ConfigError as exc:
         warnings.append(str(exc))
         rootfs = RootFSInEffect(None, None, "unreadable config", False)
@@ -298,4 +302,5 @@ def status(
         takes=taken,
         rootfs=rootfs,
         warnings=warnings,
+        cwd=cwd,
     )

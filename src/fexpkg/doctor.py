@@ -20,7 +20,7 @@ from fexpkg.apply import MANIFEST, Manifest, pending
 from fexpkg.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
 from fexpkg.errors import ConfigError, FexpkgError
 from fexpkg.fexconfig import (
-    DEFAULT_ROOTFS,
+    DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
     ROOTFS_KEY,
     get_key,
@@ -51,6 +51,14 @@ DISPATCHER_CONFIG = (
     "/usr/lib/binfmt-dispatcher.d/00-default.toml (overridden by /etc/binfmt-dispatcher.toml)"
 )
 MUVM_ROOTFS = "/run/fex-emu/rootfs"
+MUVM_GUEST = "usr/bin/muvm-guest"
+# muvm's guest (AsahiLinux/muvm crates/muvm/src/guest/fex.rs) registers FEX's binfmt_misc entries
+# in the microVM with the first `NAME` it finds on PATH: FEXInterpreter in older releases, FEX in
+# newer ones; the message naming it sits in the guest binary. Where the guest has
+# "Failed to find `NAME` in PATH", its main() (`setup_fex()?`) bails out and the microVM never
+# runs the command; a guest "falling back to Box" runs it, with no FEX in binfmt_misc.
+_GUEST_LOOKS_FOR = {name: f"existence of `{name}`".encode() for name in ("FEX", "FEXInterpreter")}
+_GUEST_FALLBACK = b"falling back to Box"
 ARCH_LABELS = {"x86": "x86", "x86_64": "x86-64"}
 _FEX_DIRECT = frozenset("/" + p for p in FEX_BINARIES)
 
@@ -132,9 +140,9 @@ class _Context:
             cmd += f" --page-size {self.status.page_size}"
         return cmd
 
-    def install_cmd(self, package: str) -> str:
+    def install_cmd(self, package: str, verb: str = "install") -> str:
         where = "" if self.host else f" --installroot {shlex.quote(str(self.status.root))}"
-        return f"sudo dnf{where} install {package}"
+        return f"sudo dnf{where} {verb} {package}"
 
     def host_path(self, relpath: str) -> str:
         return shlex.quote(self.root.display(relpath))
@@ -221,6 +229,56 @@ def _muvm(ctx: _Context) -> Check:
     )
 
 
+def _muvm_fex(ctx: _Context) -> Check:
+    """The FEX binary name muvm's guest looks for against the names fex-emu ships.
+
+    FEX 2510 added /usr/bin/FEX, FEX 2608 dropped /usr/bin/FEXInterpreter.
+    """
+    if ctx.status.mode is Mode.NATIVE:
+        return Check("muvm-fex", Outcome.PASS, "not needed on 4096-byte pages")
+    shipped = [p.rpartition("/")[2] for p in FEX_BINARIES if ctx.root.exists(p)]
+    if not shipped or not ctx.root.exists(MUVM):
+        return Check("muvm-fex", Outcome.PASS, "nothing to pair: muvm or FEX is missing")
+    try:
+        guest = ctx.root.read_bytes(MUVM_GUEST)
+    except OSError:
+        guest = b""
+    wanted = [name for name, marker in _GUEST_LOOKS_FOR.items() if marker in guest]
+    if not wanted:
+        return Check(
+            "muvm-fex",
+            Outcome.WARN,
+            f"cannot tell which FEX binary muvm looks for in the microVM (/{MUVM_GUEST} is "
+            "missing or names none)",
+        )
+    found = [name for name in wanted if name in shipped]
+    if found:
+        return Check(
+            "muvm-fex",
+            Outcome.PASS,
+            f"muvm looks for {found[0]} in the microVM and fex-emu ships /usr/bin/{found[0]}",
+        )
+    fix = ctx.install_cmd("fex-emu" if wanted == ["FEX"] else "muvm", "upgrade")
+    names = " or ".join(wanted)
+    ships = ", ".join(f"/usr/bin/{name}" for name in shipped)
+    fatal = any(f"`{n}` in PATH".encode() in guest for n in wanted)
+    if fatal and _GUEST_FALLBACK not in guest:
+        return Check(
+            "muvm-fex",
+            Outcome.FAIL,
+            f"muvm looks for {names} in the microVM but fex-emu ships only {ships}: "
+            "the microVM stops before running any program",
+            fix,
+        )
+    return Check(
+        "muvm-fex",
+        Outcome.WARN,
+        f"muvm looks for {names} in the microVM but fex-emu ships only {ships}: muvm registers "
+        "no FEX handler there, x86 programs started by other programs in it do not run",
+        fix,
+    )
+
+
 @dataclass(frozen=True)
 class _Layer:
     """A FEX Config.json layer: its root-relative path, content, and the error reading it."""
@@ -232,12 +290,12 @@ class _Layer:
     @property
     def rootfs(self) -> str | None:
         value = get_key(self.config, ROOTFS_KEY)
-        return value if isinstance(value, str) and value else None
+        return value if isinstance(value, str) else None  # FEX takes "" too: no RootFS
 
 
 def _layers(ctx: _Context) -> list[_Layer]:
     layers = []
-    for relpath in (GLOBAL_CONFIG, user_config_path(ctx.root, ctx.env, ctx.home)):
+    for relpath in (GLOBAL_CONFIG, user_config_path(ctx.root, ctx.env, ctx.home, ctx.status.cwd)):
         try:
             layers.append(_Layer(relpath, load(ctx.root, relpath), None))
         except ConfigError as exc:
@@ -367,20 +425,25 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
             "no RootFS configured: FEX cannot run x86 programs",
             ctx.setup_cmd() if image else install_then_setup,
         )
+    if not rootfs.value:
+        return Check(
+            "rootfs",
+            Outcome.FAIL,
+            f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs",
+            _source_fix(ctx, layers, rootfs.source),
+        )
     if rootfs.exists:
         return Check("rootfs", Outcome.PASS, f"FEX uses {rootfs.path} (set by {rootfs.source})")
-    if rootfs.source == "FEX_ROOTFS":
-        fix = "unset FEX_ROOTFS"
-    elif rootfs.source != "/" + GLOBAL_CONFIG:
-        fix = _override_fix(ctx, next(x for x in layers if "/" + x.relpath == rootfs.source))
+    if rootfs.source != "/" + GLOBAL_CONFIG:
+        fix = _source_fix(ctx, layers, rootfs.source)
     elif rootfs.path == "/" + ROOTFS_IMAGE:
         fix = ctx.install_cmd("fex-emu-rootfs-fedora")
     elif not image:
         fix = install_then_setup
-    elif _managed(ctx, SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS).id):
+    elif _managed(ctx, SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS_PATH).id):
         # changed since setup wrote it: setup leaves it alone, so set it back by hand
         path = ctx.host_path(GLOBAL_CONFIG)
-        fix = f'sudo sed -i \'s|"RootFS": *"[^"]*"|"RootFS": "{DEFAULT_ROOTFS}"|\' {path}'
+        fix = f'sudo sed -i \'s|"RootFS": *"[^"]*"|"RootFS": "{DEFAULT_ROOTFS_PATH}"|\' {path}'
     else:
         fix = ctx.setup_cmd()
     return Check(
@@ -389,6 +452,13 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
         f"RootFS {rootfs.path} does not exist (set to {rootfs.value!r} by {rootfs.source})",
         fix,
     )
+
+
+def _source_fix(ctx: _Context, layers: list[_Layer], source: str) -> str:
+    """The fix for a RootFS set by `source`: FEX_ROOTFS, a user layer, or setup for the global."""
+    if source == "/" + GLOBAL_CONFIG:
+        return ctx.setup_cmd()
+    return _override_fix(ctx, next((x for x in layers if "/" + x.relpath == source), None))
 
 
 def _managed(ctx: _Context, action_id: str) -> bool:
@@ -415,9 +485,9 @@ def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
             _override_fix(ctx, layer),
         )
         for layer in layers[1:]
-        if layer.rootfs
+        if layer.rootfs is not None
     ]
-    if ctx.env.get("FEX_ROOTFS"):
+    if "FEX_ROOTFS" in ctx.env:
         found.append(
             Check(
                 "overrides",
@@ -535,6 +605,7 @@ def diagnose(
         _thunks(ctx),
         _erofs_fuse(ctx),
         _muvm(ctx),
+        _muvm_fex(ctx),
         *_config(ctx, layers),
         *(_binfmt(ctx, arch, setup.result is Outcome.PASS) for arch in ARCHES),
         _rootfs(ctx, layers),

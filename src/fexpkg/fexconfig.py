@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ GLOBAL_DATA_DIR = "usr/share/fex-emu"
 GLOBAL_CONFIG = f"{GLOBAL_DATA_DIR}/Config.json"
 ROOTFS_KEY = ("Config", "RootFS")
 DEFAULT_ROOTFS = "default.erofs"
+# What setup writes: absolute, so that no file in the current or a user directory shadows it.
+DEFAULT_ROOTFS_PATH = f"/{GLOBAL_DATA_DIR}/RootFS/{DEFAULT_ROOTFS}"
 
 KeyPath = tuple[str, ...]
 
@@ -100,47 +103,106 @@ class RootFSInEffect:
     exists: bool
 
 
+# FEX's directories, read from FEX's source (FEX-Emu/FEX):
+# - Source/Common/Config.cpp, GetDataDirectory / GetConfigDirectory: the global data and config
+#   directories are both GLOBAL_DATA_DIRECTORY (/usr/share/fex-emu/). The user's data directory is
+#   ~/.fex-emu/ when it exists, else $FEX_APP_DATA_LOCATION as given, else
+#   ${XDG_DATA_HOME:-~/.local/share}/fex-emu/; the user's config directory the same with
+#   $FEX_APP_CONFIG_LOCATION and ${XDG_CONFIG_HOME:-~/.config}. A variable set but empty counts as
+#   set (getenv). FEX concatenates strings: an override without a trailing slash is used as is.
+#   GetConfigFileLocation: <config directory> + "Config.json".
+# - FEXCore/Source/Interface/Config/Config.cpp, ExpandPath / ReloadMetaLayer: an absolute RootFS
+#   is used as is; a relative one starting with ~/ is $HOME + the rest; any other relative one is
+#   taken relative to the current directory if it exists there, else looked up as
+#   <dir> + "RootFS/" + value under the global data, global config, user data and user config
+#   directories, in that order, the last existing one winning; found nowhere, it stays unresolved.
+#   Layers, each overriding the one before: global Config.json, the user's, then FEX_ROOTFS from
+#   the environment; an empty value (in a file or FEX_ROOTFS=) overrides too, leaving no RootFS.
+# Not modelled: app-specific configs (AppConfig/<program>.json), $FEX_APP_CONFIG, portable and
+# Steam (STEAM_COMPAT_DATA_PATH) builds, pressure-vessel's /run/host prefix.
+GLOBAL_DIR = f"/{GLOBAL_DATA_DIR}/"
+
+
+@dataclass(frozen=True)
+class UserDirs:
+    """The user's FEX data and config directories, absolute, as FEX spells them."""
+
+    data: str
+    config: str
+
+    @property
+    def config_file(self) -> str:
+        return self.config + "Config.json"
+
+
 def _rel(path: Path | str) -> str:
     return str(path).lstrip("/")
 
 
-def user_config_path(root: Root, env: Mapping[str, str], home: Path) -> str:
-    """The user's Config.json, root-relative, as FEX picks it.
+def _absolute(path: str, cwd: Path | str) -> str:
+    return posixpath.join(str(cwd), path)
 
-    ~/.fex-emu/ when that directory exists, else $FEX_APP_CONFIG_LOCATION, else
-    ${XDG_CONFIG_HOME:-~/.config}/fex-emu/.
-    """
-    legacy = home / ".fex-emu"
+
+def user_dirs(root: Root, env: Mapping[str, str], home: Path, cwd: Path | str = "/") -> UserDirs:
+    """The user's data and config directories, as FEX picks them (see above)."""
+    legacy = f"{home}/.fex-emu/"
     if root.stat(_rel(legacy)) is not None:
-        location = legacy
-    elif env.get("FEX_APP_CONFIG_LOCATION"):
-        location = Path(env["FEX_APP_CONFIG_LOCATION"])
-    else:
-        location = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "fex-emu"
-    return _rel(location / "Config.json")
+        return UserDirs(legacy, legacy)
+
+    def pick(override: str, xdg: str, default: str) -> str:
+        if override in env:
+            return _absolute(env[override], cwd)
+        return _absolute(env.get(xdg, f"{home}/{default}") + "/fex-emu/", cwd)
+
+    return UserDirs(
+        pick("FEX_APP_DATA_LOCATION", "XDG_DATA_HOME", ".local/share"),
+        pick("FEX_APP_CONFIG_LOCATION", "XDG_CONFIG_HOME", ".config"),
+    )
 
 
-def rootfs_path(root: Root, value: str, home: Path) -> str:
-    """Root-relative path of a RootFS value: absolute, or looked up under the data dirs."""
+def user_config_path(root: Root, env: Mapping[str, str], home: Path, cwd: Path | str = "/") -> str:
+    """The user's Config.json, root-relative, as FEX picks it."""
+    return _rel(user_dirs(root, env, home, cwd).config_file)
+
+
+def rootfs_path(
+    root: Root, value: str, env: Mapping[str, str], home: Path, cwd: Path | str = "/"
+) -> str | None:
+    """Where FEX finds a RootFS value (absolute), None when a relative one is found nowhere."""
     if value.startswith("/"):
-        return _rel(value)
-    candidates = [_rel(home / ".fex-emu" / "RootFS" / value), f"{GLOBAL_DATA_DIR}/RootFS/{value}"]
-    return next((c for c in candidates if root.exists(c)), candidates[-1])
+        return value
+    if value.startswith("~/"):
+        return f"{home}{value[1:]}"
+    here = _absolute(value, cwd)
+    if root.exists(_rel(here)):
+        return here
+    dirs = user_dirs(root, env, home, cwd)
+    found = None
+    for directory in (GLOBAL_DIR, GLOBAL_DIR, dirs.data, dirs.config):
+        candidate = _absolute(f"{directory}RootFS/{value}", cwd)
+        if root.exists(_rel(candidate)):
+            found = candidate
+    return found
 
 
 def resolve_rootfs(
-    root: Root, env: Mapping[str, str] = os.environ, home: Path | None = None
+    root: Root,
+    env: Mapping[str, str] = os.environ,
+    home: Path | None = None,
+    cwd: Path | str = "/",
 ) -> RootFSInEffect:
-    """The RootFS in effect: global config, then the user's, then $FEX_ROOTFS."""
+    """The RootFS in effect: global config, then the user's, then $FEX_ROOTFS (see above)."""
     home = Path(home or env.get("HOME") or Path.home())
     value, source = None, "not set"
-    for relpath in (GLOBAL_CONFIG, user_config_path(root, env, home)):
+    for relpath in (GLOBAL_CONFIG, user_config_path(root, env, home, cwd)):
         configured = get_key(load(root, relpath), ROOTFS_KEY)
-        if isinstance(configured, str) and configured:
+        if isinstance(configured, str):
             value, source = configured, "/" + relpath
-    if env.get("FEX_ROOTFS"):
+    if "FEX_ROOTFS" in env:
         value, source = env["FEX_ROOTFS"], "FEX_ROOTFS"
-    if value is None:
-        return RootFSInEffect(None, None, source, False)
-    path = rootfs_path(root, value, home)
-    return RootFSInEffect(value, "/" + path, source, root.exists(path))
+    if not value:
+        return RootFSInEffect(value, None, source, False)
+    path = rootfs_path(root, value, env, home, cwd)
+    if path is None:  # unresolved: report where the packaged image would be
+        return RootFSInEffect(value, f"{GLOBAL_DIR}RootFS/{value}", source, False)
+    return RootFSInEffect(value, path, source, root.exists(_rel(path)))

@@ -15,6 +15,7 @@ from fexpkg.binfmt import BinfmtEntry, is_mask, read_entries
 from fexpkg.errors import ConfigError
 from fexpkg.fexconfig import (
     DEFAULT_ROOTFS,
+    DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
     ROOTFS_KEY,
     KeyPath,
@@ -36,7 +37,7 @@ FEX_NAME = "FEX-{arch}"
 FEX_BINARIES = ("usr/bin/FEX", "usr/bin/FEXInterpreter")
 LAUNCHER = "usr/libexec/fexpkg/fex-muvm"
 MUVM = "usr/bin/muvm"
-ROOTFS_IMAGE = f"usr/share/fex-emu/RootFS/{DEFAULT_ROOTFS}"
+ROOTFS_IMAGE = DEFAULT_ROOTFS_PATH.lstrip("/")
 NO_ROOTFS = "no RootFS image installed: install fex-emu-rootfs-fedora"
 
 
@@ -137,7 +138,7 @@ def _user_owns_mask_path(root: Root, arch: str, warnings: list[str]) -> bool:
     return False
 
 
-def _native(root: Root, plan: Plan, home: Path) -> None:
+def _native(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
     for arch, entry in package_entries(root).items():
         if _user_owns_mask_path(root, arch, plan.warnings):
             continue
@@ -151,12 +152,19 @@ def _native(root: Root, plan: Plan, home: Path) -> None:
         plan.actions.append(WriteFile(NATIVE_BINFMT.format(arch=arch), text.encode()))
         plan.register.append(entry)
         plan.unregister.append(MUVM_NAME.format(arch=arch))
-    rootfs = _rootfs_action(root, plan.warnings, home)
+    rootfs = _rootfs_action(root, plan.warnings, env, home)
     if rootfs:
         plan.actions.append(rootfs)
 
 
-def _rootfs_action(root: Root, warnings: list[str], home: Path) -> SetJsonKey | None:
+def _rootfs_action(
+    root: Root, warnings: list[str], env: Mapping[str, str], home: Path
+) -> SetJsonKey | None:
+    """Set the global RootFS to the packaged image's absolute path, unless it names another.
+
+    A bare name (what older fexpkg wrote) is replaced: FEX would look it up in the current
+    directory and the user's directories first (fexconfig.rootfs_path).
+    """
     if not root.exists(ROOTFS_IMAGE):
         warnings.append(NO_ROOTFS)
         return None
@@ -166,17 +174,14 @@ def _rootfs_action(root: Root, warnings: list[str], home: Path) -> SetJsonKey | 
         warnings.append(str(exc))
         return None
     current = get_key(config, ROOTFS_KEY)
-    if (
-        isinstance(current, str)
-        and current not in ("", DEFAULT_ROOTFS)
-        and root.exists(rootfs_path(root, current, home))
-    ):
+    found = rootfs_path(root, current, env, home) if isinstance(current, str) else None
+    if current not in ("", DEFAULT_ROOTFS, DEFAULT_ROOTFS_PATH) and found and root.exists(found):
         warnings.append(
             f"{root.display(GLOBAL_CONFIG)}: RootFS {current!r} differs from "
-            f"{DEFAULT_ROOTFS!r}: kept"
+            f"{DEFAULT_ROOTFS_PATH!r}: kept"
         )
         return None
-    return SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS)
+    return SetJsonKey(GLOBAL_CONFIG, ROOTFS_KEY, DEFAULT_ROOTFS_PATH)
 
 
 def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
@@ -234,7 +239,7 @@ def make_plan(
         return plan
     home = Path(home or env.get("HOME") or Path.home())
     if target.mode is Mode.NATIVE:
-        _native(root, plan, home)
+        _native(root, plan, env, home)
     else:
         _muvm(root, plan, env, home)
     return plan

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from fexpkg import dnf5_actions
+from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH, GLOBAL_CONFIG, MISSING, ROOTFS_KEY, get_key, load
 from fexpkg.harness import CHECKOUT, Installroot
+from fexpkg.rootfs import Root
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +51,8 @@ def test_dnf5_actions_end_like_the_dnf4_plugin(make_root, kernel):
     dnf5_like(root, "install", "@fex-x86-emulation")
     assert root.snapshot() == with_plugin.snapshot()
     assert (root.path / FEXPKG_STATE / "manifest.json").is_file()
+    rootfs = get_key(load(Root(root.path), GLOBAL_CONFIG), ROOTFS_KEY)
+    assert rootfs == (DEFAULT_ROOTFS_PATH if kernel == "kernel" else MISSING)
 
     dnf5_like(root, "group", "remove", "fex-x86-emulation")
     assert root.snapshot() == before

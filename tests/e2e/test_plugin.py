@@ -12,6 +12,7 @@ import re
 import pytest
 
 from fexpkg import actions, doctor
+from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH
 from fexpkg.harness import BOOKKEEPING, Installroot
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +31,9 @@ def assert_doctor_passes(root: Installroot, page_size: int | None = None) -> Non
     assert not diagnosis.failed, [
         c for c in diagnosis.checks if c.result is not doctor.Outcome.PASS
     ]
+    # muvm's guest (the stand-in's strings) and fex-emu's binaries pair up by name.
+    (pair,) = [c for c in diagnosis.checks if c.name == "muvm-fex"]
+    assert pair.result is doctor.Outcome.PASS, pair
 
 
 def assert_native(root: Installroot) -> None:
@@ -40,7 +44,8 @@ def assert_native(root: Installroot) -> None:
         assert taker["name"] == f"FEX-{arch}", st["takes"]
         assert taker["interpreter"] == "/usr/bin/FEXInterpreter"
         assert taker["source"] == f"/etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
-    assert st["rootfs"]["path"] == "/usr/share/fex-emu/RootFS/default.erofs"
+    # Written absolute: no file named default.erofs in the current or a user directory shadows it.
+    assert st["rootfs"]["value"] == st["rootfs"]["path"] == DEFAULT_ROOTFS_PATH
     assert st["rootfs"]["exists"] is True
     assert st["warnings"] == []
     assert_doctor_passes(root)

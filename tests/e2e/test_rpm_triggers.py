@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from fexpkg import repo
+from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH, GLOBAL_CONFIG, MISSING, ROOTFS_KEY, get_key, load
 from fexpkg.harness import Installroot
+from fexpkg.rootfs import Root
 
 pytestmark = pytest.mark.e2e
 
@@ -231,6 +233,8 @@ def test_rpm_triggers_end_like_the_dnf4_plugin(make_root, scriptlets, kernel, re
     assert f"setup {root.path}:" in log, log
     assert root.snapshot() == with_plugin.snapshot()
     assert (root.path / FEXPKG_STATE / "manifest.json").is_file()
+    rootfs = get_key(load(Root(root.path), GLOBAL_CONFIG), ROOTFS_KEY)
+    assert rootfs == (DEFAULT_ROOTFS_PATH if kernel == "kernel" else MISSING)
 
     # Converges: the trigger firing again (qemu-user-static-x86 arriving, say) changes nothing.
     configured = root.snapshot()

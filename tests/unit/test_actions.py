@@ -115,6 +115,28 @@ def test_status_before_and_after_setup(root):
     assert after.live is None
 
 
+def test_setup_writes_a_rootfs_no_user_directory_shadows(root):
+    """FEX looks a bare name up in the user's directories after the global one: the last wins."""
+    (root / "usr/bin/erofsfuse").write_text("")
+    actions.setup(root, 4096, env={})
+    for shadow in ("home/u/.local/share/fex-emu/RootFS", "home/u/.config/fex-emu/RootFS"):
+        (root / shadow).mkdir(parents=True)
+        (root / shadow / "default.erofs").write_text("not the packaged image")
+    st = actions.status(root, {}, HOME, page_size=4096)
+    assert (st.rootfs.value, st.rootfs.path) == (
+        "/usr/share/fex-emu/RootFS/default.erofs",
+        "/usr/share/fex-emu/RootFS/default.erofs",
+    )
+    assert st.warnings == []
+
+
+def test_status_reports_an_empty_fex_rootfs(root):
+    (root / "usr/bin/erofsfuse").write_text("")
+    actions.setup(root, 4096, env={})
+    st = actions.status(root, {"FEX_ROOTFS": ""}, HOME, page_size=4096)
+    assert st.warnings == ["FEX_ROOTFS sets an empty RootFS: FEX cannot run x86 programs"]
+
+
 def test_status_warnings_for_overrides_and_erofsfuse(root):
     actions.setup(root, 4096, env={})
     (root / "home/u/.fex-emu").mkdir(parents=True)

@@ -1,5 +1,6 @@
 """Applying and undoing plans with the manifest: idempotence, convergence, user changes."""
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -11,12 +12,13 @@ import pytest
 from fexpkg import apply as apply_mod
 from fexpkg.apply import MANIFEST, apply_plan, undo_all
 from fexpkg.harness import snapshot
-from fexpkg.plan import Plan, WriteFile, make_plan
+from fexpkg.plan import Plan, SetJsonKey, WriteFile, make_plan
 from fexpkg.rootfs import Root
 from fexpkg.target import Target
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 CONFIG = "usr/share/fex-emu/Config.json"
+ROOTFS = "/usr/share/fex-emu/RootFS/default.erofs"  # what setup writes
 
 
 def setup(root, page_size=4096):
@@ -42,12 +44,42 @@ def test_setup_then_teardown_restores_the_tree(root):
     result = setup(root)
     assert len(result.changes) == 5
     assert os.readlink(root / "etc/binfmt.d/FEX-x86.conf") == "/dev/null"
-    assert json.loads((root / CONFIG).read_text()) == {"Config": {"RootFS": "default.erofs"}}
+    assert json.loads((root / CONFIG).read_text()) == {"Config": {"RootFS": ROOTFS}}
     teardown = undo_all(Root(root))
     assert teardown.warnings == []
     assert state(root) == before
     assert not (root / MANIFEST).exists()
     assert not (root / "var").exists() and not (root / "etc").exists()
+
+
+def _older_fexpkg_setup(root):
+    """Set up as fexpkg did before it wrote an absolute RootFS: the bare name."""
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    plan.actions = [
+        dataclasses.replace(a, value="default.erofs") if isinstance(a, SetJsonKey) else a
+        for a in plan.actions
+    ]
+    apply_plan(plan)
+    assert json.loads((root / CONFIG).read_text())["Config"]["RootFS"] == "default.erofs"
+
+
+@pytest.mark.parametrize(
+    "before",
+    [None, '{"Config": {"Multiblock": "1"}}\n', '{ "Config": { "RootFS": "default.erofs" } }'],
+)
+def test_root_set_up_by_an_older_fexpkg_converges(root, before):
+    if before is not None:
+        (root / CONFIG).write_text(before)
+    tree = state(root)
+    _older_fexpkg_setup(root)
+    result = setup(root)
+    assert result.changes == [f"set Config.RootFS = {ROOTFS!r} in {root / CONFIG}"]
+    assert result.warnings == []
+    assert json.loads((root / CONFIG).read_text())["Config"]["RootFS"] == ROOTFS
+    assert setup(root).changes == []
+    assert undo_all(Root(root)).warnings == []
+    assert state(root) == tree
+    assert not (root / MANIFEST).exists()
 
 
 def test_second_apply_changes_nothing(root):
@@ -64,7 +96,7 @@ def test_user_keys_survive_setup_and_teardown(root):
     (root / CONFIG).write_text(json.dumps(user))
     setup(root)
     written = json.loads((root / CONFIG).read_text())
-    assert written == {**user, "Config": {"Multiblock": "1", "RootFS": "default.erofs"}}
+    assert written == {**user, "Config": {"Multiblock": "1", "RootFS": ROOTFS}}
     undo_all(Root(root))
     assert json.loads((root / CONFIG).read_text()) == user
 
@@ -175,7 +207,7 @@ def test_hostile_config_symlink_stays_inside_root(root, tmp_path):
     setup(root)
     assert outside.read_text() == '{"host": 1}'
     inside = root / str(outside).lstrip("/")
-    assert json.loads(inside.read_text()) == {"Config": {"RootFS": "default.erofs"}}
+    assert json.loads(inside.read_text()) == {"Config": {"RootFS": ROOTFS}}
     undo_all(Root(root))
     assert outside.read_text() == '{"host": 1}'
     assert not inside.exists()
@@ -244,7 +276,7 @@ def test_teardown_with_broken_config_keeps_the_record(root):
     assert (root / CONFIG).read_text() == "{broken"
     items = json.loads((root / MANIFEST).read_text())["items"]
     assert [i["kind"] for i in items] == ["json"]
-    (root / CONFIG).write_text('{"Config": {"RootFS": "default.erofs"}}')
+    (root / CONFIG).write_text(json.dumps({"Config": {"RootFS": ROOTFS}}))
     assert undo_all(Root(root)).warnings == []
     assert not (root / CONFIG).exists() and not (root / MANIFEST).exists()
     assert not (root / "var").exists() and not (root / "etc").exists()

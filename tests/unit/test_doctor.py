@@ -9,7 +9,7 @@ from fexpkg import actions, cli, target
 from fexpkg.apply import pending
 from fexpkg.binfmt import BinfmtMisc
 from fexpkg.doctor import Check, Outcome, diagnose
-from fexpkg.plan import make_plan
+from fexpkg.plan import ROOTFS_IMAGE, make_plan
 from fexpkg.target import Target
 
 HOME = Path("/home/u")
@@ -32,6 +32,19 @@ def write(root: Path, relpath: str, text: str) -> None:
     path = root / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+# What muvm's guest binary says about FEX (crates/muvm/src/guest/fex.rs), by release.
+GUEST_FEXINTERPRETER = (
+    "Failed to check existence of `FEXInterpreter`Failed to find `FEXInterpreter` in PATH"
+)
+GUEST_FEX = "Failed to check existence of `FEX`Failed to find `FEX` in PATH"
+
+
+def add_muvm(root: Path, guest: str = GUEST_FEXINTERPRETER) -> None:
+    """muvm as its package installs it, with a guest binary looking for one FEX name."""
+    add(root, *FULL_MUVM)
+    write(root, "usr/bin/muvm-guest", f"\x7fELF...{guest}...")
 
 
 def run(root: Path, page_size: int, env: dict[str, str] | None = None) -> list[Check]:
@@ -70,6 +83,7 @@ def test_setup_for_4096_passes_every_check(root, capsys):
         "thunks",
         "erofs-fuse",
         "muvm",
+        "muvm-fex",
         "config",
         "binfmt",
         "binfmt",
@@ -92,7 +106,7 @@ def test_setup_for_4096_passes_every_check(root, capsys):
 
 
 def test_setup_for_16384_with_muvm_passes_every_check(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     actions.setup(root, 16384, env={})
     checks = run(root, 16384)
     assert failures(checks) == []
@@ -107,6 +121,71 @@ def test_setup_for_16384_with_muvm_passes_every_check(root):
     assert one(checks, "erofs-fuse").finding == (
         "not needed: muvm mounts the RootFS in the microVM"
     )
+
+
+def fex_ships(root: Path, *names: str) -> None:
+    """Leave exactly these FEX binaries in /usr/bin."""
+    for name in ("FEX", "FEXInterpreter"):
+        (root / "usr/bin" / name).unlink(missing_ok=True)
+    add(root, *(f"usr/bin/{name}" for name in names))
+
+
+@pytest.mark.parametrize(
+    ("guest", "ships", "found"),
+    [
+        (GUEST_FEXINTERPRETER, ("FEXInterpreter",), "FEXInterpreter"),
+        (GUEST_FEXINTERPRETER, ("FEX", "FEXInterpreter"), "FEXInterpreter"),  # FEX 2510-2607
+        (GUEST_FEX, ("FEX", "FEXInterpreter"), "FEX"),
+        (GUEST_FEX, ("FEX",), "FEX"),
+    ],
+)
+def test_muvm_and_fex_binary_names_that_pair(root, guest, ships, found):
+    add_muvm(root, guest)
+    fex_ships(root, *ships)
+    actions.setup(root, 16384, env={})
+    assert one(run(root, 16384), "muvm-fex") == Check(
+        "muvm-fex",
+        Outcome.PASS,
+        f"muvm looks for {found} in the microVM and fex-emu ships /usr/bin/{found}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("guest", "ships", "fix"),
+    [
+        (GUEST_FEXINTERPRETER, "FEX", "sudo dnf --installroot {root} upgrade muvm"),  # FEX >= 2608
+        (GUEST_FEX, "FEXInterpreter", "sudo dnf --installroot {root} upgrade fex-emu"),  # < 2510
+    ],
+)
+def test_muvm_and_fex_binary_names_that_cannot_work(root, guest, ships, fix):
+    add_muvm(root, guest)
+    fex_ships(root, ships)
+    actions.setup(root, 16384, env={})
+    wanted = "FEX" if guest == GUEST_FEX else "FEXInterpreter"
+    assert failures(run(root, 16384)) == [
+        Check(
+            "muvm-fex",
+            Outcome.FAIL,
+            f"muvm looks for {wanted} in the microVM but fex-emu ships only /usr/bin/{ships}: "
+            "the microVM stops before running any program",
+            fix.format(root=root),
+        )
+    ]
+
+
+def test_muvm_guest_that_falls_back_or_cannot_be_read(root):
+    add_muvm(root, GUEST_FEX + "Failed to find or configure FEX, falling back to Box")
+    actions.setup(root, 16384, env={})
+    check = one(run(root, 16384), "muvm-fex")
+    assert (check.result, check.fix) == (
+        Outcome.WARN,
+        f"sudo dnf --installroot {root} upgrade fex-emu",
+    )
+    assert "muvm registers no FEX handler there" in check.finding
+    (root / "usr/bin/muvm-guest").unlink()
+    check = one(run(root, 16384), "muvm-fex")
+    assert check.result is Outcome.WARN and check.finding.startswith("cannot tell")
+    assert one(run(root, 4096), "muvm-fex").result is Outcome.PASS
 
 
 def test_not_installed_stops_after_the_fex_check(tmp_path):
@@ -158,7 +237,7 @@ def test_qemu_shadows_fex_on_4k_without_setup(root):
 
 
 def test_fex_handler_on_16k_without_setup(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     (root / "usr/lib/binfmt.d/qemu-x86_64-static.conf").unlink()
     checks = run(root, 16384)
     assert named(checks, "binfmt") == [
@@ -174,7 +253,7 @@ def test_fex_handler_on_16k_without_setup(root):
 
 
 def test_qemu_on_16k_does_not_reach_muvm(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     x86_64 = named(run(root, 16384), "binfmt")[1]
     assert x86_64.result is Outcome.FAIL
     assert x86_64.finding == (
@@ -184,7 +263,7 @@ def test_qemu_on_16k_does_not_reach_muvm(root):
 
 
 def test_user_config_rootfs_on_16k(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     actions.setup(root, 16384, env={})
     write(root, "home/u/.fex-emu/Config.json", '{"Config": {"RootFS": "mine.erofs"}}')
     assert failures(run(root, 16384)) == [
@@ -199,7 +278,7 @@ def test_user_config_rootfs_on_16k(root):
 
 
 def test_fex_rootfs_env_on_16k(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     actions.setup(root, 16384, env={})
     checks = run(root, 16384, {"FEX_ROOTFS": "/opt/x86"})
     assert failures(checks) == []
@@ -258,14 +337,33 @@ def test_rootfs_pointing_to_a_missing_file_on_4k(root, where, fix):
     )
 
 
+@pytest.mark.parametrize(
+    ("where", "fix"),
+    [("user", "rm {root}/home/u/.config/fex-emu/Config.json"), ("env", "unset FEX_ROOTFS")],
+)
+def test_empty_rootfs_override_on_4k(root, where, fix):
+    add(root, *FULL_NATIVE)
+    actions.setup(root, 4096, env={})
+    env = {"FEX_ROOTFS": ""} if where == "env" else {}
+    source = "FEX_ROOTFS" if where == "env" else "/home/u/.config/fex-emu/Config.json"
+    if where == "user":
+        write(root, source.lstrip("/"), '{"Config": {"RootFS": ""}}')
+    assert one(run(root, 4096, env), "rootfs") == Check(
+        "rootfs",
+        Outcome.FAIL,
+        f"{source} sets an empty RootFS: FEX cannot run x86 programs",
+        fix.format(root=root),
+    )
+
+
 def test_rootfs_changed_after_setup_is_set_back_by_hand(root):
     add(root, *FULL_NATIVE)
     actions.setup(root, 4096, env={})
     config = root / "usr/share/fex-emu/Config.json"
-    config.write_text(config.read_text().replace('"default.erofs"', '"/opt/missing.erofs"'))
+    config.write_text(config.read_text().replace(f'"/{ROOTFS_IMAGE}"', '"/opt/missing.erofs"'))
     checks = run(root, 4096)
     fix = one(checks, "rootfs").fix
-    assert fix == (f"""sudo sed -i 's|"RootFS": *"[^"]*"|"RootFS": "default.erofs"|' {config}""")
+    assert fix == (f"""sudo sed -i 's|"RootFS": *"[^"]*"|"RootFS": "/{ROOTFS_IMAGE}"|' {config}""")
     assert one(checks, "setup") == Check(
         "setup",
         Outcome.WARN,
@@ -329,7 +427,7 @@ def test_setup_not_applied(root):
 
 
 def test_setup_stale_after_the_page_size_changed(root):
-    add(root, *FULL_MUVM)
+    add_muvm(root)
     actions.setup(root, 4096, env={})
     check = one(run(root, 16384), "setup")
     assert check == Check(
@@ -375,7 +473,8 @@ def test_broken_config_is_a_failed_check(root, which):
 
 
 def test_dispatcher_and_launcher_both_claim_x86(root):
-    add(root, *FULL_MUVM, "usr/bin/binfmt-dispatcher")
+    add_muvm(root)
+    add(root, "usr/bin/binfmt-dispatcher")
     for arch in ("x86", "x86_64"):
         fex = (root / f"usr/lib/binfmt.d/FEX-{arch}.conf").read_text()
         dispatcher = fex.replace(f":FEX-{arch}:", f":binfmt-dispatcher-{arch}:").replace(

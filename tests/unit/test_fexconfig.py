@@ -9,10 +9,12 @@ from fexpkg.errors import ConfigError
 from fexpkg.fexconfig import (
     MISSING,
     ROOTFS_KEY,
+    UserDirs,
     get_key,
     load,
     resolve_rootfs,
     user_config_path,
+    user_dirs,
     with_key,
 )
 from fexpkg.rootfs import Root
@@ -66,10 +68,25 @@ def test_with_key_sets_and_removes_keeping_others():
 def test_user_config_location(root):
     assert user_config_path(root, {}, HOME) == "home/u/.config/fex-emu/Config.json"
     assert user_config_path(root, {"XDG_CONFIG_HOME": "/x"}, HOME) == "x/fex-emu/Config.json"
-    env = {"FEX_APP_CONFIG_LOCATION": "/app", "XDG_CONFIG_HOME": "/x"}
+    assert user_config_path(root, {"XDG_CONFIG_HOME": ""}, HOME) == "fex-emu/Config.json"
+    env = {"FEX_APP_CONFIG_LOCATION": "/app/", "XDG_CONFIG_HOME": "/x"}
     assert user_config_path(root, env, HOME) == "app/Config.json"
+    # FEX concatenates: an override without its trailing slash names a sibling file
+    assert user_config_path(root, {"FEX_APP_CONFIG_LOCATION": "/app"}, HOME) == "appConfig.json"
+    relative = {"FEX_APP_CONFIG_LOCATION": "c/"}
+    assert user_config_path(root, relative, HOME, "/w") == "w/c/Config.json"
     (root.path / "home/u/.fex-emu").mkdir(parents=True)
     assert user_config_path(root, env, HOME) == "home/u/.fex-emu/Config.json"
+
+
+def test_user_dirs(root):
+    assert user_dirs(root, {}, HOME) == UserDirs(
+        "/home/u/.local/share/fex-emu/", "/home/u/.config/fex-emu/"
+    )
+    env = {"FEX_APP_DATA_LOCATION": "/d/", "XDG_DATA_HOME": "/x", "XDG_CONFIG_HOME": "/y"}
+    assert user_dirs(root, env, HOME) == UserDirs("/d/", "/y/fex-emu/")
+    (root.path / "home/u/.fex-emu").mkdir(parents=True)
+    assert user_dirs(root, env, HOME) == UserDirs("/home/u/.fex-emu/", "/home/u/.fex-emu/")
 
 
 def test_rootfs_unset(root):
@@ -93,6 +110,41 @@ def test_bare_name_under_user_data_dir_first(root):
     assert resolve_rootfs(root, {}, HOME).path == "/home/u/.fex-emu/RootFS/mine"
 
 
+def test_bare_name_last_existing_directory_wins(root):
+    """Global data, global config, user data, user config: the last that holds it wins."""
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "default.erofs"}})
+    put(root, "usr/share/fex-emu/RootFS/default.erofs")
+    put(root, "home/u/.local/share/fex-emu/RootFS/default.erofs")
+    assert resolve_rootfs(root, {}, HOME).path == (
+        "/home/u/.local/share/fex-emu/RootFS/default.erofs"
+    )
+    put(root, "home/u/.config/fex-emu/RootFS/default.erofs")
+    assert resolve_rootfs(root, {}, HOME).path == "/home/u/.config/fex-emu/RootFS/default.erofs"
+    put(root, "srv/data/RootFS/default.erofs")
+    env = {"FEX_APP_DATA_LOCATION": "/srv/data/", "XDG_CONFIG_HOME": "/nowhere"}
+    assert resolve_rootfs(root, env, HOME).path == "/srv/data/RootFS/default.erofs"
+
+
+def test_relative_name_in_the_current_directory_comes_first(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "default.erofs"}})
+    put(root, "usr/share/fex-emu/RootFS/default.erofs")
+    put(root, "home/u/games/default.erofs")
+    found = resolve_rootfs(root, {}, HOME, cwd="/home/u/games")
+    assert (found.path, found.exists) == ("/home/u/games/default.erofs", True)
+    assert resolve_rootfs(root, {}, HOME, cwd="/").path == "/usr/share/fex-emu/RootFS/default.erofs"
+
+
+def test_absolute_and_home_paths_are_not_looked_up(root):
+    absolute = "/usr/share/fex-emu/RootFS/default.erofs"
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": absolute}})
+    put(root, absolute.lstrip("/"))
+    put(root, "home/u/.fex-emu/RootFS/usr/share/fex-emu/RootFS/default.erofs")
+    found = resolve_rootfs(root, {}, HOME, cwd="/home/u")
+    assert (found.path, found.exists) == (absolute, True)
+    found = resolve_rootfs(root, {"FEX_ROOTFS": "~/r"}, HOME)
+    assert (found.path, found.exists) == ("/home/u/r", False)
+
+
 def test_user_then_env_override(root):
     put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "default.erofs"}})
     put(root, "home/u/.config/fex-emu/Config.json", {"Config": {"RootFS": "/opt/rootfs"}})
@@ -100,5 +152,14 @@ def test_user_then_env_override(root):
     assert (found.value, found.source) == ("/opt/rootfs", "/home/u/.config/fex-emu/Config.json")
     found = resolve_rootfs(root, {"FEX_ROOTFS": "/srv/r"}, HOME)
     assert (found.value, found.path, found.source) == ("/srv/r", "/srv/r", "FEX_ROOTFS")
+
+
+def test_empty_value_overrides_too(root):
+    """FEX takes FEX_ROOTFS= and "RootFS": "" as set: no RootFS at all."""
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "/opt/rootfs"}})
+    put(root, "opt/rootfs")
     empty = resolve_rootfs(root, {"FEX_ROOTFS": ""}, HOME)
-    assert empty.value == "/opt/rootfs"
+    assert (empty.value, empty.path, empty.source, empty.exists) == ("", None, "FEX_ROOTFS", False)
+    put(root, "home/u/.config/fex-emu/Config.json", {"Config": {"RootFS": ""}})
+    empty = resolve_rootfs(root, {}, HOME)
+    assert (empty.value, empty.source) == ("", "/home/u/.config/fex-emu/Config.json")

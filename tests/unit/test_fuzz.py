@@ -15,6 +15,7 @@ from fexpkg import actions, comps, comps_validate
 from fexpkg.binfmt import FLAGS, BinfmtEntry
 from fexpkg.errors import BinfmtError, ConfigError, FexpkgError
 from fexpkg.fexconfig import GLOBAL_CONFIG, MISSING, ROOTFS_KEY, dumps, get_key, load, with_key
+from fexpkg.plan import ROOTFS_IMAGE
 from fexpkg.rootfs import Root
 
 FEX_INSTALLED = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
@@ -274,7 +275,7 @@ def test_setup_then_teardown_leaves_a_user_global_config_byte_identical(data):
         if isinstance(user.get("Config", {}), dict):
             assert (
                 get_key(written, ROOTFS_KEY) == get_key(user, ROOTFS_KEY)
-                or get_key(written, ROOTFS_KEY) == "default.erofs"
+                or get_key(written, ROOTFS_KEY) == "/" + ROOTFS_IMAGE
             )
             assert with_key(written, ROOTFS_KEY, MISSING) == with_key(user, ROOTFS_KEY, MISSING)
         report = actions.teardown(root, live=False, env={})

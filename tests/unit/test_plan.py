@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from fexpkg.binfmt import BinfmtEntry
-from fexpkg.plan import LAUNCHER_SCRIPT, SetJsonKey, Symlink, WriteFile, make_plan
+from fexpkg.plan import LAUNCHER_SCRIPT, ROOTFS_IMAGE, SetJsonKey, Symlink, WriteFile, make_plan
 from fexpkg.target import Target
 
 HOME = Path("/home/u")
@@ -42,7 +42,7 @@ def test_native_masks_fex_files_and_readds_them_last(root):
         .endswith((root / "usr/lib/binfmt.d/FEX-x86.conf").read_text())
     )
     assert actions["usr/share/fex-emu/Config.json"] == SetJsonKey(
-        "usr/share/fex-emu/Config.json", ("Config", "RootFS"), "default.erofs"
+        "usr/share/fex-emu/Config.json", ("Config", "RootFS"), "/" + ROOTFS_IMAGE
     )
     assert [e.name for e in plan.register] == ["FEX-x86", "FEX-x86_64"]
     assert plan.warnings == []
