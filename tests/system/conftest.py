@@ -7,14 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from debroot import SystemRoot, base_root, build_rpms, host_provides_spec, unavailable
+from debroot import (
+    FEXPKG_RPMS,
+    FEXPKG_SPEC,
+    REPO_MOUNT,
+    WORK,
+    SystemRoot,
+    base_root,
+    build_rpms,
+    host_provides_spec,
+    sources_of,
+    unavailable,
+)
 
 from fexpkg import comps_merge, harness, repo
-
-WORK = harness.CHECKOUT / "build" / "system"
-FEXPKG_SPEC = repo.SPECS / "fexpkg.spec"
-#: RPMs of fexpkg.spec: built in the root, never taken from the host's build.
-FEXPKG_RPMS = ("python3-fexpkg-", "python3-dnf-plugin-fex-", "libdnf5-plugin-fex-")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,11 +37,6 @@ def base() -> Path:
     if reason:
         pytest.skip(reason)
     return base_root()
-
-
-def sources_of(spec: Path, work: Path) -> list[Path]:
-    """The spec's sources, checked in or generated as `fexpkg repo build` makes them."""
-    return repo.prepare_sources(spec, work / "home", work / "SOURCES" / spec.stem)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +72,7 @@ def make_system(base: Path, system_repo: Path, tmp_path: Path) -> Callable[..., 
 
     def make(*packages: str) -> SystemRoot:
         root = SystemRoot(tmp_path / "root", base)
-        root.mount("srv/fexpkg-repo", system_repo)
+        root.mount(REPO_MOUNT, system_repo)
         root.write_repo_file()
         root.dnf5("install", "fexpkg-test-host-provides", *packages)
         return root

@@ -23,7 +23,12 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fexpkg import harness
+from fexpkg import harness, repo
+
+WORK = harness.CHECKOUT / "build" / "system"
+FEXPKG_SPEC = repo.SPECS / "fexpkg.spec"
+#: RPMs of fexpkg.spec: built in the root, never taken from the host's build.
+FEXPKG_RPMS = ("python3-fexpkg-", "python3-dnf-plugin-fex-", "libdnf5-plugin-fex-")
 
 #: The Debian unstable packages of the root.
 PACKAGES = ("dnf5", "python3-libdnf5", "createrepo-c", "rpm", "python3")
@@ -269,6 +274,11 @@ def assert_clean(output: str) -> None:
     """DNF exits 0 when a scriptlet fails: fail on the messages instead."""
     for bad in ("scriptlet failed", "Error in ", "Transaction failed", "Traceback"):
         assert bad not in output, f"{bad!r} in DNF's output:\n{output[-4000:]}"
+
+
+def sources_of(spec: Path, work: Path) -> list[Path]:
+    """The spec's sources, checked in or generated as `fexpkg repo build` makes them."""
+    return repo.prepare_sources(spec, work / "home", work / "SOURCES" / spec.stem)
 
 
 def build_rpms(

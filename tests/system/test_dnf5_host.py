@@ -7,8 +7,12 @@ the RootFS in effect, `fexpkg doctor`, and that removal gives the tree back.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
-from debroot import SystemRoot
+from debroot import FEXPKG_SPEC, REPO_MOUNT, WORK, SystemRoot, build_rpms, sources_of
+
+from fexpkg import repo
 
 GROUP = "@fex-x86-emulation"
 FEX_X86_64 = "FEX-x86_64"
@@ -129,3 +133,62 @@ def test_image_build_into_an_installroot(make_system, kernel, page_size, mode, x
     assert (status["page_size"], status["mode"]) == (page_size, mode)
     assert takes(root, f"/{image}")["x86_64"] == x86_64
     root.doctor(f"/{image}")
+
+
+def rpm_files(root: SystemRoot, *names: str) -> list[str]:
+    """Paths inside root of the test repository's RPMs of these package names."""
+    repo = root.mounts[REPO_MOUNT]
+    found = [f"/{REPO_MOUNT}/{p.name}" for n in names for p in repo.glob(f"{n}-[0-9]*.rpm")]
+    assert len(found) == len(names), (names, found)
+    return found
+
+
+def test_plain_rpm_installs_and_erases(make_system):
+    """The path of PackageKit and image tools: rpm alone. FEX first, fexpkg in a later
+    transaction (its trigger sees the files already there), fexpkg erased first (its %preun
+    undoes the setup), then FEX: the tree as it was."""
+    root = make_system("kernel")
+    before = root.snapshot()
+    fex = ("fex-emu-filesystem", "fex-emu", "fex-emu-rootfs-fedora", "erofs-fuse")
+    root.rpm("-i", "--ignorearch", *rpm_files(root, *fex))
+    assert not (root.path / "usr/share/fex-emu/Config.json").exists()  # FEX alone: no RootFS
+
+    out = root.rpm("-i", "--ignorearch", *rpm_files(root, "python3-fexpkg")).stdout
+    assert "setup /:" in out
+    assert takes(root) == {"x86": "FEX-x86", "x86_64": FEX_X86_64}
+    status = root.status()
+    assert status["rootfs"]["path"] == ROOTFS and status["rootfs"]["exists"]
+    root.doctor()
+
+    out = root.rpm("-e", "python3-fexpkg").stdout
+    assert "teardown /:" in out
+    root.rpm("-e", *fex)
+    assert root.snapshot() == before
+
+
+def test_upgrades_keep_fex_set_up(make_system, tmp_path):
+    """`dnf5 upgrade` of fex-emu (torn down before, set up after by the actions) and of fexpkg
+    itself (its %preun does nothing on upgrade): FEX stays set up."""
+    root = make_system("kernel")
+    root.dnf5("install", GROUP)
+    configured = root.snapshot()
+
+    newer = tmp_path / "newer"
+    shutil.copytree(root.mounts[REPO_MOUNT], newer)
+    work = tmp_path / "sources"
+    for spec in (repo.FIXTURE_SPECS / "fex-emu.spec", FEXPKG_SPEC):
+        build_rpms(root, spec, sources_of(spec, work), newer, release="2")
+    repo.createrepo(newer, WORK / "comps.xml")
+    root.mount(REPO_MOUNT, newer)
+
+    root.dnf5("--refresh", "upgrade", "fex-emu")
+    assert root.rpm("-q", "--qf", "%{RELEASE}", "fex-emu").stdout.startswith("2")
+    assert root.snapshot() == configured
+    root.doctor()
+
+    out = root.dnf5("upgrade", "python3-fexpkg").stdout
+    assert "teardown" not in out
+    assert root.rpm("-q", "--qf", "%{RELEASE}", "python3-fexpkg").stdout.startswith("2")
+    assert takes(root) == {"x86": "FEX-x86", "x86_64": FEX_X86_64}
+    assert root.status()["rootfs"]["path"] == ROOTFS
+    root.doctor()
