@@ -9,31 +9,15 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
+from fexpkg.names import FEX_GROUP_IDS, FEX_PACKAGE, MUVM_PACKAGE, WATCHED
+
 log = logging.getLogger(__name__)
 
-#: FEX's comps group: this project's id (Fedora 42 release notes) and the id Fedora's Kiwi uses.
-FEX_GROUP_IDS = frozenset({"fex-x86-emulation", "x86-emulation"})
-FEX_PACKAGE = "fex-emu"
 #: What FEX needs beside itself to run x86 programs out of the box, on every page size.
 COMPANIONS = ("fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse")
-MUVM = "muvm"
 #: Every package the plugin may add beside FEX, whatever the page size.
-ALL_COMPANIONS = (*COMPANIONS, MUVM)
+ALL_COMPANIONS = (*COMPANIONS, MUVM_PACKAGE)
 NATIVE_PAGE_SIZE = 4096
-#: Packages whose arrival or departure changes what setup must write.
-WATCHED = frozenset(
-    {
-        FEX_PACKAGE,
-        "fex-emu-rootfs-fedora",
-        "erofs-fuse",
-        MUVM,
-        "kernel-16k",
-        "kernel-64k",
-        "qemu-user-static-x86",
-        "box64",
-        "binfmt-dispatcher",
-    }
-)
 
 
 @dataclass(frozen=True)

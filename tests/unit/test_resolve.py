@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from fexpkg.resolve import COMPANIONS, MUVM, TransactionView, additions, wanted_companions
+from fexpkg.names import MUVM_PACKAGE as MUVM
+from fexpkg.resolve import COMPANIONS, TransactionView, additions, wanted_companions
 
 ALL = {*COMPANIONS, MUVM}
 
