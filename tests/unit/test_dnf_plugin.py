@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-dnf = pytest.importorskip("dnf", reason="python3-dnf is not installed")
+pytest.importorskip("dnf", reason="python3-dnf is not installed")
 import dnf.transaction  # noqa: E402
 import libdnf.transaction as ltr  # noqa: E402
 
