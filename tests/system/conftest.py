@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -53,28 +54,55 @@ def system_repo(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for rpm_file in host_repo.glob("*.rpm"):
         if not rpm_file.name.startswith(FEXPKG_RPMS):
             shutil.copy2(rpm_file, out / rpm_file.name)
-    scratch = tmp_path_factory.mktemp("builder")
-    builder = SystemRoot(scratch / "root", base)
-    build_rpms(builder, FEXPKG_SPEC, sources_of(FEXPKG_SPEC, WORK), out)
-    provides = scratch / "fexpkg-test-host-provides.spec"
-    provides.write_text(host_provides_spec(base))
-    build_rpms(builder, provides, [], out)
-    shutil.rmtree(builder.path)
+    for rpm_file in built_in_root(base, tmp_path_factory.mktemp("builder")):
+        shutil.copy2(rpm_file, out / rpm_file.name)
     comps_xml = comps_merge.build_repo_comps(WORK / "comps.xml")
     repo.createrepo(out, comps_xml)
     return out
 
 
+def built_in_root(base: Path, scratch: Path) -> list[Path]:
+    """fexpkg's RPMs and the host-provides package, built with the root's rpmbuild; kept in
+    WORK by the digest of their inputs and the root's, and rebuilt only when those change."""
+    sources = sources_of(FEXPKG_SPEC, WORK)
+    provides = scratch / "fexpkg-test-host-provides.spec"
+    provides.write_text(host_provides_spec(base))
+    digest = hashlib.sha256(base.name.encode())
+    for path in (FEXPKG_SPEC, provides, *sources):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    done = WORK / f"built-{digest.hexdigest()[:16]}"
+    if not done.is_dir():
+        for stale in WORK.glob("built-*"):
+            shutil.rmtree(stale)
+        tmp = WORK / "built.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        builder = SystemRoot(scratch / "root", base)
+        build_rpms(builder, FEXPKG_SPEC, sources, tmp)
+        build_rpms(builder, provides, [], tmp)
+        shutil.rmtree(builder.path)
+        tmp.rename(done)
+    return sorted(done.glob("*.rpm"))
+
+
+@pytest.fixture(scope="session")
+def host(base: Path, system_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root pointed at the test repository, with the host-provides package installed."""
+    root = SystemRoot(tmp_path_factory.mktemp("host") / "root", base)
+    root.mount(REPO_MOUNT, system_repo)
+    root.write_repo_file()
+    root.dnf5("install", "fexpkg-test-host-provides")
+    return root.path
+
+
 @pytest.fixture
-def make_system(base: Path, system_repo: Path, tmp_path: Path) -> Callable[..., SystemRoot]:
-    """A fresh copy of the root, pointed at the test repository, with the host-provides package
-    and then `packages` installed by dnf5."""
+def make_system(host: Path, system_repo: Path, tmp_path: Path) -> Callable[..., SystemRoot]:
+    """A fresh copy of the host root, with `packages` installed by dnf5."""
 
     def make(*packages: str) -> SystemRoot:
-        root = SystemRoot(tmp_path / "root", base)
+        root = SystemRoot(tmp_path / "root", host)
         root.mount(REPO_MOUNT, system_repo)
-        root.write_repo_file()
-        root.dnf5("install", "fexpkg-test-host-provides", *packages)
+        if packages:
+            root.dnf5("install", *packages)
         return root
 
     return make
