@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(CHECKOUT / "tests/system"))
+from fexpkg import dnf5host
 
-import debroot  # noqa: E402
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 GOAL_CACHED = 90.0
 GOAL_COLD = 150.0
@@ -32,7 +31,10 @@ def tier(env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/system"],
-        cwd=CHECKOUT, env=env, check=True, stdout=subprocess.DEVNULL,
+        cwd=CHECKOUT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - start
 
@@ -41,7 +43,7 @@ def floor(base: Path) -> float:
     """Wall time of one scenario's fixed cost: a copy of the root, one command in it."""
     with tempfile.TemporaryDirectory(dir=CHECKOUT / "build") as tmp:
         start = time.perf_counter()
-        root = debroot.SystemRoot(Path(tmp) / "root", base)
+        root = dnf5host.SystemRoot(Path(tmp) / "root", base)
         root.run("dnf5", "--version")
         return time.perf_counter() - start
 
@@ -50,22 +52,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also time a first build")
     args = parser.parse_args()
-    if reason := debroot.unavailable():
+    if reason := dnf5host.unavailable():
         print(f"skipped: {reason}")
         return 0
     (CHECKOUT / "build").mkdir(exist_ok=True)
     env = dict(os.environ)
-    debroot.base_root()  # cached before timing
-    base_floor = floor(debroot.base_root())
+    dnf5host.base_root()  # cached before timing
+    base_floor = floor(dnf5host.base_root())
     cached = tier(env)
     print(f"one scenario's floor (copy + dnf5 --version): {base_floor:5.1f} s")
-    print(f"system tier, root cached: {cached:5.1f} s = {cached / base_floor:4.1f} floors "
-          f"(goal <= {GOAL_CACHED:.0f} s: {'met' if cached <= GOAL_CACHED else 'UNMET'})")
+    print(
+        f"system tier, root cached: {cached:5.1f} s = {cached / base_floor:4.1f} floors "
+        f"(goal <= {GOAL_CACHED:.0f} s: {'met' if cached <= GOAL_CACHED else 'UNMET'})"
+    )
     if args.cold:
         with tempfile.TemporaryDirectory(dir=CHECKOUT / "build") as cache:
             cold = tier({**env, "FEXPKG_SYSTEM_CACHE": cache})
-        print(f"system tier, root built first: {cold:5.1f} s = {cold / base_floor:4.1f} floors "
-              f"(goal <= {GOAL_COLD:.0f} s: {'met' if cold <= GOAL_COLD else 'UNMET'})")
+        print(
+            f"system tier, root built first: {cold:5.1f} s = {cold / base_floor:4.1f} floors "
+            f"(goal <= {GOAL_COLD:.0f} s: {'met' if cold <= GOAL_COLD else 'UNMET'})"
+        )
     return 0
 
 

@@ -7,8 +7,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fexpkg import actions
-
 GROUP = "fex-x86-emulation"
 
 
@@ -51,8 +49,37 @@ def run_demo(args: argparse.Namespace) -> int:
     repo_dir = harness.build_test_repo(work)
     for scenario in SCENARIOS:
         _run(scenario, work, repo_dir)
-    print(f"\nEverything was written under {work}.")
+    _run_dnf5(work)
+    print(
+        f"\nEverything was written under {work} (and the DNF 5 host's cache under "
+        "/var/cache/fexpkg)."
+    )
     return 0
+
+
+def _run_dnf5(work: Path) -> None:
+    """Fedora 41+: real dnf5 and rpm 6 on a host where fexpkg is not installed yet."""
+    from fexpkg import dnf5host
+
+    print(f"\n== Fedora 41+ (DNF 5, rpm 6), 4 KiB pages: dnf5 install @{GROUP} on a host's /")
+    if reason := dnf5host.unavailable():
+        print(f"   skipped: {reason}")
+        return
+    print(
+        "   a Debian unstable root with dnf5 5.4 and rpm 6 (mmdebstrap, cached) stands in for "
+        "the host; fexpkg is built there with its rpmbuild and Python"
+    )
+    base = dnf5host.base_root()
+    repo_dir = dnf5host.build_repo(base, work / "dnf5-build")
+    root = dnf5host.host_root(work / "dnf5-host", base, repo_dir)
+    root.dnf5("install", "kernel")
+    before = root.installed()
+    mark = root.log_size()
+    root.dnf5("install", f"@{GROUP}")
+    for line in root.scriptlet_lines(mark):
+        print(f"   rpm file trigger: {line}")
+    print("   packages installed: " + ", ".join(sorted(root.installed() - before)))
+    _print_status(root.status())
 
 
 def _run(scenario: Scenario, work: Path, repo_dir: Path) -> None:
@@ -69,19 +96,28 @@ def _run(scenario: Scenario, work: Path, repo_dir: Path) -> None:
         if line.startswith("fex: "):
             print(f"   {line}")
     print("   packages installed: " + ", ".join(sorted(root.installed() - before)))
+    from fexpkg import actions
+
     status = actions.status(path, env={}, home=path / "root")
-    print(f"   page size {status.page_size} ({status.page_size_source}): {status.mode.value} mode")
+    _print_status(status.as_dict())
+
+
+def _print_status(status: dict) -> None:
+    """What `fexpkg status --json` says of a root, in the demo's words."""
+    print(
+        f"   page size {status['page_size']} ({status['page_size_source']}): {status['mode']} mode"
+    )
     print("   binfmt handlers, in the order systemd-binfmt registers them:")
-    for handler in status.as_dict()["handlers"]:
+    for handler in status["handlers"]:
         print(f"     {handler['name']:<20} {handler['interpreter']:<32} {handler['source']}")
-    for arch, taker in status.as_dict()["takes"].items():
+    for arch, taker in status["takes"].items():
         target = f"{taker['name']} -> {taker['interpreter']}" if taker else "nothing"
         print(f"   {arch} programs run through: {target}")
-    rootfs = status.as_dict()["rootfs"]
+    rootfs = status["rootfs"]
     if rootfs["value"]:
         exists = "present" if rootfs["exists"] else "MISSING"
         print(f"   FEX RootFS: {rootfs['path']} ({exists}; set in {rootfs['source']})")
     else:
         print("   FEX RootFS: none on the host (muvm attaches the image in its microVM)")
-    for warning in status.warnings:
+    for warning in status["warnings"]:
         print(f"   warning: {warning}")

@@ -1,4 +1,6 @@
-"""A Fedora-like host made of real DNF 5 and rpm 6: a Debian unstable root built by mmdebstrap.
+"""A Fedora-like host of real DNF 5 and rpm 6: a Debian unstable root built by mmdebstrap.
+
+Development tooling (like harness.py): the system tier (tests/system) and `fexpkg demo` use it.
 
 Debian unstable packages DNF 5 (with libdnf5's actions plugin), its Python bindings, rpm 6 and
 createrepo_c. The root is built once per package list and cached on the machine (outside the
@@ -23,7 +25,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fexpkg import harness, repo
+from fexpkg import comps_merge, harness, repo, specs
 
 WORK = harness.CHECKOUT / "build" / "system"
 FEXPKG_SPEC = repo.SPECS / "fexpkg.spec"
@@ -36,7 +38,7 @@ SUITE = "sid"
 MMDEBSTRAP_OPTS = (
     "--variant=apt",
     # The mirror's unstable Release file is served past its Valid-Until date.
-    "--aptopt=Acquire::Check-Valid-Until \"false\"",
+    '--aptopt=Acquire::Check-Valid-Until "false"',
 )
 #: Bumped when the preparation of a fresh root changes (part of the cache key).
 PREPARE_VERSION = 1
@@ -82,6 +84,8 @@ IGNORED = (
     BUILD_MOUNT,
 )
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+DNF5_LOG = "var/log/dnf5.log"
+SCRIPTLET_MARK = " [scriptlet] "
 
 
 def cache_dir() -> Path:
@@ -231,12 +235,32 @@ class SystemRoot:
     ) -> subprocess.CompletedProcess[str]:
         """Run `dnf5 -y ARGS` for aarch64 against the mounted test repository."""
         proc = self.run(
-            "dnf5", "-y", f"--forcearch={harness.ARCH}", f"--releasever={harness.RELEASEVER}",
-            *args, env=env, check=check,
+            "dnf5",
+            "-y",
+            f"--forcearch={harness.ARCH}",
+            f"--releasever={harness.RELEASEVER}",
+            *args,
+            env=env,
+            check=check,
         )
         if check:
             assert_clean(proc.stdout)
         return proc
+
+    def log_size(self) -> int:
+        """Where dnf5's log ends now (for `scriptlet_lines`)."""
+        log = self.path / DNF5_LOG
+        return log.stat().st_size if log.exists() else 0
+
+    def scriptlet_lines(self, since: int = 0) -> list[str]:
+        """What rpm scriptlets printed in dnf5 transactions since that log size: dnf5 logs
+        their output to its log file, not to the terminal."""
+        with open(self.path / DNF5_LOG, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return [
+            line.split(SCRIPTLET_MARK, 1)[1] for line in text.splitlines() if SCRIPTLET_MARK in line
+        ]
 
     def rpm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run rpm in the root."""
@@ -305,8 +329,15 @@ def build_rpms(
     root.mount(BUILD_MOUNT, work)
     try:
         root.run(
-            "rpmbuild", "-bb", "--target", harness.ARCH, "--nodeps",
-            "--define", f"_topdir {inside}/top", "--define", f"_sourcedir {inside}/SOURCES",
+            "rpmbuild",
+            "-bb",
+            "--target",
+            harness.ARCH,
+            "--nodeps",
+            "--define",
+            f"_topdir {inside}/top",
+            "--define",
+            f"_sourcedir {inside}/SOURCES",
             f"{inside}/{spec.name}",
             env={"HOME": f"{inside}/home"},
         )
@@ -321,8 +352,59 @@ def build_rpms(
 
 def _build_macros() -> str:
     """fexpkg's Fedora macros for building, less %_dbpath (the root keeps its own rpmdb)."""
-    from fexpkg import specs
+    return (
+        "\n".join(
+            line for line in specs.macros_text().splitlines() if not line.startswith("%_dbpath")
+        )
+        + "\n"
+    )
 
-    return "\n".join(
-        line for line in specs.macros_text().splitlines() if not line.startswith("%_dbpath")
-    ) + "\n"
+
+def built_in_root(base: Path, scratch: Path) -> list[Path]:
+    """fexpkg's RPMs and the host-provides package, built with the root's rpmbuild; kept in
+    WORK by the digest of their inputs and the root's, and rebuilt only when those change."""
+    sources = sources_of(FEXPKG_SPEC, WORK)
+    scratch.mkdir(parents=True, exist_ok=True)
+    provides = scratch / "fexpkg-test-host-provides.spec"
+    provides.write_text(host_provides_spec(base))
+    digest = hashlib.sha256(base.name.encode())
+    for path in (FEXPKG_SPEC, provides, *sources):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    done = WORK / f"built-{digest.hexdigest()[:16]}"
+    if not done.is_dir():
+        for stale in WORK.glob("built-*"):
+            shutil.rmtree(stale)
+        tmp = WORK / "built.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        builder = SystemRoot(scratch / "root", base)
+        build_rpms(builder, FEXPKG_SPEC, sources, tmp)
+        build_rpms(builder, provides, [], tmp)
+        shutil.rmtree(builder.path)
+        tmp.rename(done)
+    return sorted(done.glob("*.rpm"))
+
+
+def build_repo(base: Path, scratch: Path) -> Path:
+    """The test repository for a root made from base: the host's build of the stand-ins and
+    the RootFS/sysroot packages (they hold no Python), fexpkg's RPMs and the host-provides
+    package built in the root, the project's comps. Returns WORK/repo."""
+    host_repo = harness.build_test_repo(harness.CHECKOUT / "build" / "e2e")
+    out = WORK / "repo"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for rpm_file in host_repo.glob("*.rpm"):
+        if not rpm_file.name.startswith(FEXPKG_RPMS):
+            shutil.copy2(rpm_file, out / rpm_file.name)
+    for rpm_file in built_in_root(base, scratch):
+        shutil.copy2(rpm_file, out / rpm_file.name)
+    repo.createrepo(out, comps_merge.build_repo_comps(WORK / "comps.xml"))
+    return out
+
+
+def host_root(path: Path, base: Path, repo_dir: Path) -> SystemRoot:
+    """A copy of base at path pointed at repo_dir, with the host-provides package installed."""
+    root = SystemRoot(path, base)
+    root.mount(REPO_MOUNT, repo_dir)
+    root.write_repo_file()
+    root.dnf5("install", "fexpkg-test-host-provides")
+    return root
