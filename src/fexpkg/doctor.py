@@ -1,7 +1,8 @@
 """`fexpkg doctor`: checks over a target root, each with a finding and a command that fixes it.
 
 Doctor reads the model `status()` builds (page size, handlers in effect, RootFS in effect) and the
-plan `setup` would apply; it never writes.
+plan `setup` would apply. It writes nothing but the cache of the RootFS image's check
+(var/cache/fexpkg), and that only where it may.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fexpkg import actions
+from fexpkg import actions, rootfs_check
 from fexpkg.apply import MANIFEST, Manifest, pending
 from fexpkg.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
 from fexpkg.errors import ConfigError, FexpkgError
@@ -184,6 +185,35 @@ def _rootfs_image(ctx: _Context) -> Check:
         f"no RootFS image: /{ROOTFS_IMAGE} is missing"
         + (f" (FEX uses {rootfs.path})" if other else ""),
         ctx.install_cmd("fex-emu-rootfs-fedora"),
+    )
+
+
+def _rootfs_content(ctx: _Context) -> Check:
+    """`fexpkg rootfs check` of the installed image, cached by its size and mtime."""
+    if not ctx.root.exists(ROOTFS_IMAGE):
+        return Check("rootfs-content", Outcome.PASS, "no RootFS image to check")
+    details = f"fexpkg rootfs check {ctx.host_path(ROOTFS_IMAGE)}"
+    try:
+        report = rootfs_check.cached_check(ctx.root, ROOTFS_IMAGE)
+    except FexpkgError as exc:
+        return Check("rootfs-content", Outcome.WARN, f"cannot check the RootFS image: {exc}")
+    warnings = sum(f.severity is rootfs_check.Severity.WARNING for f in report.findings)
+    if report.errors:
+        first = report.errors[0]
+        n = len(report.errors)
+        return Check(
+            "rootfs-content",
+            Outcome.FAIL,
+            f"the RootFS image has {n} problem{'s' * (n != 1)} x86 programs run into "
+            f"({first.path}: {first.message})",
+            f"{details} lists them; {ctx.install_cmd('fex-emu-rootfs-fedora', 'upgrade')}",
+        )
+    return Check(
+        "rootfs-content",
+        Outcome.PASS,
+        f"the RootFS image passes fexpkg rootfs check ({report.layout} library layout"
+        + (f", {warnings} warnings: {details}" if warnings else "")
+        + ")",
     )
 
 
@@ -602,6 +632,7 @@ def diagnose(
     setup = _setup(ctx, make_plan(Target(st.root, st.page_size), env, home), layers)
     diagnosis.checks += [
         _rootfs_image(ctx),
+        _rootfs_content(ctx),
         _thunks(ctx),
         _erofs_fuse(ctx),
         _muvm(ctx),

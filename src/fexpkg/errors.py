@@ -55,3 +55,15 @@ def requires(package: str) -> Iterator[None]:
             what = f"a Python module does not import ({exc})"
         message = f"{what}; install it: sudo dnf install {package}"
         raise MissingDependency(" ".join(message.split()), name=exc.name) from exc
+
+
+class ErofsError(FexpkgError):
+    """An EroFS image that cannot be read."""
+
+
+class RootfsCheckError(FexpkgError):
+    """A RootFS that cannot be checked (missing, neither an image nor a directory)."""
+
+
+class LdCacheError(FexpkgError):
+    """An ld.so.cache that cannot be parsed."""

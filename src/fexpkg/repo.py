@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,8 @@ FIXTURE_SPECS = FIXTURES / "specs"
 ROOTFS_TREE = FIXTURES / "rootfs-tree"
 SYSROOT_TREE = FIXTURES / "sysroot-tree"
 HOST_BUSYBOX = Path("/bin/busybox")
+#: %{fexpkg} of the specs (fex-emu-rootfs-fedora's %check): this checkout's fexpkg.
+FEXPKG_COMMAND = f"env PYTHONPATH={CHECKOUT / 'src'} {sys.executable} -m fexpkg"
 #: What the fexpkg source tarball holds, relative to the checkout.
 FEXPKG_SOURCES = ("src/fexpkg", "dnf-plugins", "pyproject.toml", "README.md", "LICENSE")
 EXCLUDED = re.compile(r"(^|/)(__pycache__|[^/]*\.egg-info|\.[^/]*)(/|$)|\.py[co]$")
@@ -264,6 +267,8 @@ def rpmbuild(build: SpecBuild, env: dict[str, str]) -> list[Path]:
         f"_topdir {build.topdir}",
         "--define",
         f"_sourcedir {build.topdir / 'SOURCES'}",
+        "--define",
+        f"fexpkg {FEXPKG_COMMAND}",
         str(build.spec),
     ]
     log.debug("running %s", " ".join(cmd))

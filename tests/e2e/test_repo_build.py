@@ -223,3 +223,11 @@ def test_project_comps_closure_against_the_built_repository(fex_repo):
     merged = fex_repo.parent / "comps.xml"
     files = [comps.PROJECT_COMPS, merged]
     assert comps_validate.validate_files(files, repo=fex_repo) == []
+
+
+def test_rootfs_spec_checks_the_image_it_packages(built: tuple[Path, Path, Path]) -> None:
+    """%check runs `fexpkg rootfs check` on the packaged image, which the test RootFS passes."""
+    _, work, _ = built
+    log = (work / "rpmbuild/fex-emu-rootfs-fedora/rpmbuild.log").read_text()
+    assert "-m fexpkg rootfs check " in log
+    assert "/RootFS/default.erofs: 0 errors, 0 warnings" in log

@@ -80,6 +80,7 @@ def test_setup_for_4096_passes_every_check(root, capsys):
         "page-size",
         "fex-emu",
         "rootfs-image",
+        "rootfs-content",
         "thunks",
         "erofs-fuse",
         "muvm",
@@ -200,6 +201,20 @@ def test_not_installed_stops_after_the_fex_check(tmp_path):
 
 
 # -- broken roots: each names the problem and the fix ----------------------------------------------
+
+
+def test_rootfs_content_is_checked_and_cached(root):
+    add(root, *FULL_NATIVE)
+    actions.setup(root, 4096, env={})
+    image = "usr/share/fex-emu/RootFS/default.erofs"
+    check = one(run(root, 4096), "rootfs-content")
+    assert check.result is Outcome.PASS
+    assert check.finding == "the RootFS image passes fexpkg rootfs check (fedora library layout)"
+    assert (root / "var/cache/fexpkg/rootfs-check.json").exists()
+    (root / image).write_text("not an image\n")
+    check = one(run(root, 4096), "rootfs-content")
+    assert check.result is Outcome.WARN
+    assert "not an EroFS image" in check.finding
 
 
 def test_no_rootfs_image(root):

@@ -8,12 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from fexpkg import __version__
-from fexpkg.cli import comps, demo, kiwi, repo, root, spec
+from fexpkg.cli import comps, demo, kiwi, repo, root, rootfs, spec
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger("fexpkg")
 
-GROUPS = (root, repo, comps, spec, kiwi, demo)
+GROUPS = (root, repo, comps, spec, kiwi, demo, rootfs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,647 @@
+"""`fexpkg rootfs check`: is a RootFS one FEX, Steam's pressure-vessel and the thunks can live with?
+
+FEX overlays the RootFS on the host by path, so a RootFS is conceptually `/usr` plus a few parts of
+`/etc` and `/var`: whatever else it holds shadows the host's files for x86 programs (and breaks the
+bind mounts container runtimes make). With no thunks it is the whole x86 graphics stack. The
+checks read an EroFS image (fexpkg.erofs, standard library only: `fexpkg doctor` runs them) or a
+directory tree. Each finding names the path inside the RootFS, why it matters and what to change,
+in terms of the Kiwi description the RootFS is built from (specs/sources/fex-rootfs.kiwi).
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import json
+import logging
+import os
+import stat
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fexpkg import __version__, erofs, ldcache
+from fexpkg.errors import FexpkgError, LdCacheError, RootfsCheckError
+from fexpkg.rootfs import Root
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).parent / "data"
+KIWI = "fex-rootfs.kiwi"
+CACHE = "var/cache/fexpkg/rootfs-check.json"
+MERGED = ("bin", "sbin", "lib", "lib64")
+TOP_LEVEL = frozenset(("usr", "etc", "var", *MERGED))
+API_DIRS = (
+    "run",
+    "proc",
+    "sys",
+    "dev",
+    "tmp",
+    "var/tmp",
+    "var/run",
+    "home",
+    "root",
+    "mnt",
+    "media",
+    "boot",
+)
+LIBDIRS = {
+    "fedora": {"x86-64": "usr/lib64", "x86": "usr/lib"},
+    "debian": {"x86-64": "usr/lib/x86_64-linux-gnu", "x86": "usr/lib/i386-linux-gnu"},
+}
+KIWI_ARCH = {"x86-64": "", "x86": ".i686"}
+MAX_LINKS = 40
+
+
+class Severity(enum.Enum):
+    """How much a finding matters: errors fail the check."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing found: which check, the path inside the RootFS, why it matters, what to do."""
+
+    severity: Severity
+    check: str
+    path: str
+    message: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "severity": self.severity.value,
+            "check": self.check,
+            "path": self.path,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+    def __str__(self) -> str:
+        text = f"{self.severity.value}: {self.path}: {self.message} [{self.check}]"
+        return text + (f"\n  fix: {self.fix}" if self.fix else "")
+
+
+@dataclass
+class Report:
+    """Every finding over one RootFS, and its library layout (fedora, debian or unknown)."""
+
+    rootfs: str
+    layout: str = "unknown"
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """Stable keys for `fexpkg rootfs check --json`."""
+        return {
+            "rootfs": self.rootfs,
+            "ok": self.ok,
+            "layout": self.layout,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report as_dict() wrote."""
+        findings = [
+            Finding(Severity(f["severity"]), f["check"], f["path"], f["message"], f["fix"])
+            for f in data["findings"]
+        ]
+        return cls(data["rootfs"], data["layout"], findings)
+
+    def add(self, severity: Severity, check: str, path: str, message: str, fix: str = "") -> None:
+        self.findings.append(Finding(severity, check, "/" + path.strip("/"), message, fix))
+
+
+# -- the tree -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One file of the RootFS: kind letter (f d l c b p s), mode, symlink target, reader handle."""
+
+    kind: str
+    mode: int
+    target: str | None
+    ref: Any
+
+
+class Tree:
+    """A RootFS's entries by relative path, with symlinks resolved as if it were `/`."""
+
+    def __init__(
+        self,
+        entries: Iterator[tuple[str, str, int, str | None, Any]],
+        read: Callable[[str, Any], bytes],
+    ) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.children: dict[str, list[str]] = {"": []}
+        for path, kind, mode, target, ref in entries:
+            self.entries[path] = Entry(kind, mode, target, ref)
+            parent, _, name = path.rpartition("/")
+            self.children.setdefault(parent, []).append(name)
+            if kind == "d":
+                self.children.setdefault(path, [])
+        self._read = read
+
+    def resolve(self, path: str) -> str | None:
+        """Where path leads inside the RootFS (chroot semantics); None when it leads nowhere."""
+        todo = [p for p in path.split("/") if p not in ("", ".")]
+        done: list[str] = []
+        links = 0
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            current = "/".join([*done, part])
+            entry = self.entries.get(current)
+            if entry is None:
+                return None
+            if entry.kind == "l":
+                links += 1
+                if links > MAX_LINKS:
+                    return None
+                target = entry.target or ""
+                if target.startswith("/"):
+                    done = []
+                todo[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                continue
+            if todo and entry.kind != "d":
+                return None
+            done.append(part)
+        return "/".join(done)
+
+    def kind(self, path: str) -> str | None:
+        """Kind of what path resolves to, None when it resolves to nothing."""
+        resolved = self.resolve(path)
+        if resolved is None:
+            return None
+        return "d" if resolved == "" else self.entries[resolved].kind
+
+    def read(self, path: str) -> bytes:
+        """Content of the file path resolves to; FileNotFoundError when there is none."""
+        resolved = self.resolve(path)
+        if not resolved or self.entries[resolved].kind != "f":
+            raise FileNotFoundError(path)
+        return self._read(resolved, self.entries[resolved].ref)
+
+    def walk(self, top: str) -> Iterator[str]:
+        """Paths under the directory top (not following symlinks), parents first."""
+        for name in self.children.get(top, []):
+            path = f"{top}/{name}" if top else name
+            yield path
+            if self.entries[path].kind == "d":
+                yield from self.walk(path)
+
+
+def _scan_dir(root: Path) -> Iterator[tuple[str, str, int, str | None, Any]]:
+    """Entries of a directory tree, as erofs.Image.walk yields them."""
+    todo = [("", root)]
+    while todo:
+        rel, host = todo.pop()
+        with os.scandir(host) as it:
+            for item in it:
+                path = f"{rel}/{item.name}" if rel else item.name
+                st = item.stat(follow_symlinks=False)
+                kind = _KIND_BY_FMT.get(stat.S_IFMT(st.st_mode), "?")
+                target = os.readlink(item.path) if kind == "l" else None
+                if kind == "d":
+                    todo.append((path, Path(item.path)))
+                yield path, kind, st.st_mode, target, item.path
+
+
+_KIND_BY_FMT = {
+    stat.S_IFREG: "f",
+    stat.S_IFDIR: "d",
+    stat.S_IFLNK: "l",
+    stat.S_IFCHR: "c",
+    stat.S_IFBLK: "b",
+    stat.S_IFIFO: "p",
+    stat.S_IFSOCK: "s",
+}
+
+
+def _read_host(_path: str, ref: Any) -> bytes:
+    fd = os.open(ref, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+# -- the rules ------------------------------------------------------------------------------------
+
+
+@cache
+def _data(name: str) -> dict[str, Any]:
+    with (DATA / name).open("rb") as f:
+        return tomllib.load(f)
+
+
+def _matches(path: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(path, pattern) or any(
+        fnmatch.fnmatchcase(path[:i], pattern) for i, c in enumerate(path) if c == "/"
+    )
+
+
+def _rule(rules: list[dict[str, str]], path: str) -> dict[str, str] | None:
+    return next((r for r in rules if _matches(path, r["path"])), None)
+
+
+def _strip(path: str) -> str:
+    return f'add <file name="/{path}"/> to <strip type="delete"> in {KIWI} (or rm it in config.sh)'
+
+
+def _package(package: str, world: str) -> str:
+    return f'add <package name="{package}{KIWI_ARCH[world]}"/> to {KIWI}'
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+def _layout(tree: Tree, report: Report) -> None:
+    for name in MERGED:
+        entry = tree.entries.get(name)
+        if entry is not None and entry.kind == "l" and _points_into(entry, "usr/" + name):
+            continue
+        if entry is None:
+            report.add(
+                Severity.WARNING,
+                "layout",
+                name,
+                f"missing: the usr-merged link /{name} -> usr/{name} is not there",
+                f"build the RootFS from Fedora's filesystem package (in {KIWI}'s "
+                "bootstrap packages), which makes the link",
+            )
+            continue
+        report.add(
+            Severity.ERROR,
+            "layout",
+            name,
+            f"not usr-merged: /{name} is not a link into /usr/{name}, so FEX overlays it "
+            f"on the host's /{name} -> usr/{name} and paths through /{name} differ",
+            f"make /{name} a link to usr/{name} (Fedora's filesystem package; move its "
+            f"content to /usr/{name} in config.sh)",
+        )
+    api_tops = {d for d in API_DIRS if "/" not in d}
+    for name in sorted(tree.children[""]):
+        if name in TOP_LEVEL or name in api_tops:
+            continue
+        entry = tree.entries[name]
+        if entry.kind == "l" and _points_into(entry, "usr"):
+            continue  # a merged link such as Debian's lib32
+        empty = entry.kind == "d" and not tree.children.get(name)
+        report.add(
+            Severity.WARNING if empty else Severity.ERROR,
+            "layout",
+            name,
+            "outside usr, etc and var: FEX overlays it on the host's "
+            f"/{name}{', harmless while empty' if empty else ''}",
+            _strip(name),
+        )
+
+
+def _points_into(link: Entry, where: str) -> bool:
+    """True when a top-level link's target is `where` or under it."""
+    target = os.path.normpath("/" + (link.target or "")).lstrip("/")
+    return target == where or target.startswith(where + "/")
+
+
+def _api_dirs(tree: Tree, report: Report) -> None:
+    for top in API_DIRS:
+        entry = tree.entries.get(top)
+        if entry is None:
+            continue
+        if entry.kind == "l":
+            if (
+                top == "var/run"
+                and os.path.normpath(os.path.join("/var", entry.target or "")) == "/run"
+            ):
+                continue
+            if top == "var/run":
+                report.add(
+                    Severity.ERROR,
+                    "api-dirs",
+                    top,
+                    f"a link to {entry.target}, not to /run: programs reach the host's "
+                    "runtime sockets through /var/run",
+                    "make /var/run a link to ../run (Fedora's filesystem package)",
+                )
+            continue
+        for name in sorted(tree.children.get(top, [])):
+            report.add(
+                Severity.ERROR,
+                "api-dirs",
+                f"{top}/{name}",
+                f"in /{top}, an API or per-host directory: it shadows the host's "
+                f"/{top}/{name} for x86 programs, and container runtimes "
+                "(pressure-vessel, bwrap) cannot bind-mount the host's over it",
+                _strip(f"{top}/{name}"),
+            )
+
+
+def _etc(tree: Tree, report: Report) -> None:
+    rules = _data("rootfs-etc.toml")
+    for path in tree.walk("etc"):
+        if tree.entries[path].kind == "d":
+            continue
+        rel = path.removeprefix("etc/")
+        denied = _rule(rules["deny"], rel)
+        if denied:
+            report.add(
+                Severity.ERROR,
+                "etc",
+                path,
+                f"shadows the host's /{path} ({denied['reason']})",
+                _strip(path),
+            )
+        elif _rule(rules["allow"], rel) is None:
+            report.add(
+                Severity.WARNING,
+                "etc",
+                path,
+                f"not on fexpkg's /etc allow-list: it shadows the host's /{path} for x86 programs",
+                f"{_strip(path)}; if x86 programs need it, add it to "
+                "src/fexpkg/data/rootfs-etc.toml with the reason",
+            )
+
+
+def _special(tree: Tree, report: Report) -> None:
+    names = {"c": "a character device", "b": "a block device", "s": "a socket"}
+    for path, entry in tree.entries.items():
+        if entry.kind in names:
+            report.add(
+                Severity.ERROR,
+                "special-files",
+                path,
+                f"{names[entry.kind]}: the host's /dev and /run provide these, one in the "
+                "RootFS shadows them",
+                _strip(path),
+            )
+        elif entry.kind == "f" and entry.mode & (stat.S_ISUID | stat.S_ISGID):
+            bits = "setuid" if entry.mode & stat.S_ISUID else "setgid"
+            report.add(
+                Severity.ERROR,
+                "special-files",
+                path,
+                f"{bits} ({entry.mode & 0o7777:04o}): binfmt_misc's C flag runs it "
+                "with raised privileges under FEX",
+                f"chmod ug-s /{path} in config.sh (or leave out the package)",
+            )
+
+
+def _symlinks(tree: Tree, report: Report) -> None:
+    for path, entry in tree.entries.items():
+        if entry.kind != "l" or not entry.target:
+            continue
+        target = entry.target
+        if target.startswith("/"):
+            if tree.resolve(path) is None:
+                report.add(
+                    Severity.ERROR,
+                    "symlinks",
+                    path,
+                    f"absolute link to {target}, which is not in the RootFS: it resolves "
+                    "to the host's file (an AArch64 one, or nothing)",
+                    f"ship {target} in the RootFS, or remove the link in config.sh",
+                )
+            continue
+        depth = path.count("/")
+        for part in target.split("/"):
+            if part == "..":
+                depth -= 1
+                if depth < 0:
+                    report.add(
+                        Severity.ERROR,
+                        "symlinks",
+                        path,
+                        f"link to {target} climbs out of the RootFS: on the mounted "
+                        "image it leads into the host's directories",
+                        "make the link relative within the RootFS in config.sh",
+                    )
+                    break
+            elif part not in ("", "."):
+                depth += 1
+
+
+def _layout_kind(tree: Tree) -> str:
+    if tree.kind("usr/lib64/libc.so.6") or tree.kind("usr/lib/libc.so.6"):
+        return "fedora"
+    if tree.kind("usr/lib/x86_64-linux-gnu") == "d" or tree.kind("usr/lib/i386-linux-gnu") == "d":
+        return "debian"
+    return "unknown"
+
+
+def _worlds(tree: Tree, report: Report) -> dict[tuple[str, str], str]:
+    """Loaders, libraries, DRI drivers, Vulkan ICDs of both worlds; returns the libraries found."""
+    rules = _data("rootfs-libs.toml")
+    libdirs = LIBDIRS["debian" if report.layout == "debian" else "fedora"]
+    for loader in rules["loader"]:
+        if tree.kind(loader["path"]) != "f":
+            report.add(
+                Severity.ERROR,
+                "libraries",
+                loader["path"],
+                f"missing {loader['world']} dynamic loader: {loader['reason']}",
+                _package(loader["package"], loader["world"]),
+            )
+    found: dict[tuple[str, str], str] = {}
+    for world, libdir in libdirs.items():
+        for lib in rules["library"]:
+            path = f"{libdir}/{lib['soname']}"
+            resolved = tree.resolve(path)
+            if resolved is None or tree.kind(resolved) != "f":
+                report.add(
+                    Severity.ERROR,
+                    "libraries",
+                    path,
+                    f"missing {world} library: {lib['reason']}",
+                    _package(lib["package"], world),
+                )
+            else:
+                found[(world, lib["soname"])] = resolved
+        for dri in rules["dri"]:
+            pattern = f"{libdir}/{dri['glob']}"
+            folder, _, glob = pattern.rpartition("/")
+            real = tree.resolve(folder)
+            names = tree.children.get(real, []) if real is not None else []
+            if not any(
+                fnmatch.fnmatchcase(n, glob) and tree.kind(f"{real}/{n}") == "f" for n in names
+            ):
+                report.add(
+                    Severity.ERROR,
+                    "graphics",
+                    pattern,
+                    f"no {world} Mesa DRI driver: {dri['reason']}",
+                    _package(dri["package"], world),
+                )
+    _vulkan(tree, report, libdirs, rules["vulkan_icd"][0])
+    return found
+
+
+def _vulkan(tree: Tree, report: Report, libdirs: dict[str, str], rule: dict[str, Any]) -> None:
+    worlds: set[str] = set()
+    for folder in rule["dirs"]:
+        real = tree.resolve(folder)
+        for name in sorted(tree.children.get(real, []) if real is not None else []):
+            path = f"{folder}/{name}"
+            if not name.endswith(".json") or tree.kind(path) != "f":
+                continue
+            try:
+                library = json.loads(tree.read(path))["ICD"]["library_path"]
+            except (ValueError, KeyError, TypeError):
+                report.add(
+                    Severity.ERROR,
+                    "graphics",
+                    path,
+                    "not a Vulkan ICD manifest (no ICD.library_path): the loader skips it",
+                    f"fix or remove it (its package, in {KIWI})",
+                )
+                continue
+            if library.startswith("/"):
+                candidates = [library]
+            elif "/" in library:
+                candidates = [f"{folder}/{library}"]
+            else:
+                candidates = [f"{d}/{library}" for d in libdirs.values()]
+            hits = [r for c in candidates if (r := tree.resolve(c)) and tree.kind(r) == "f"]
+            if not hits:
+                report.add(
+                    Severity.ERROR,
+                    "graphics",
+                    path,
+                    f"library_path {library} is not in the RootFS: the Vulkan loader "
+                    "fails to load this driver",
+                    f"add the driver's package to {KIWI}, or remove the manifest",
+                )
+            for world, libdir in libdirs.items():
+                real_dir = tree.resolve(libdir)
+                if real_dir and any(h.rpartition("/")[0] == real_dir for h in hits):
+                    worlds.add(world)
+    for world in libdirs:
+        if world not in worlds:
+            report.add(
+                Severity.ERROR,
+                "graphics",
+                rule["dirs"][0],
+                f"no Vulkan ICD manifest names an {world} driver library: {rule['reason']}",
+                _package(rule["package"], world),
+            )
+
+
+def _ld_cache(tree: Tree, report: Report, found: dict[tuple[str, str], str]) -> None:
+    path = "etc/ld.so.cache"
+    fix = f"run ldconfig at the end of config.sh in {KIWI}"
+    try:
+        entries = ldcache.parse(tree.read(path))
+    except FileNotFoundError:
+        report.add(
+            Severity.ERROR,
+            "ld.so.cache",
+            path,
+            "missing: every x86 process searches the library directories on disk",
+            fix,
+        )
+        return
+    except LdCacheError as exc:
+        report.add(Severity.ERROR, "ld.so.cache", path, f"unreadable: {exc}", fix)
+        return
+    listed = {(e.x86_64, e.soname, tree.resolve(e.path)) for e in entries}
+    for (world, soname), resolved in sorted(found.items()):
+        if (world == "x86-64", soname, resolved) not in listed:
+            report.add(
+                Severity.ERROR,
+                "ld.so.cache",
+                path,
+                f"stale: does not list the {world} {soname} (/{resolved}), so x86 "
+                "programs search the disk for it",
+                fix,
+            )
+    stale = [e.path for e in entries if tree.resolve(e.path) is None]
+    if stale:
+        report.add(
+            Severity.WARNING,
+            "ld.so.cache",
+            path,
+            f"stale: lists {len(stale)} librar{'y' if len(stale) == 1 else 'ies'} the "
+            f"RootFS does not hold ({stale[0]}{', ...' if len(stale) > 1 else ''})",
+            fix,
+        )
+
+
+def check_tree(tree: Tree, name: str) -> Report:
+    """Every check over a tree."""
+    report = Report(name, _layout_kind(tree))
+    _layout(tree, report)
+    _api_dirs(tree, report)
+    _etc(tree, report)
+    _special(tree, report)
+    _symlinks(tree, report)
+    found = _worlds(tree, report)
+    _ld_cache(tree, report, found)
+    where = LIBDIRS.get(report.layout, LIBDIRS["fedora"])
+    layout = {"fedora": "Fedora lib/lib64", "debian": "Debian multiarch"}.get(report.layout)
+    report.add(
+        Severity.INFO,
+        "library-layout",
+        where["x86-64"],
+        f"library layout: {layout or 'unknown (neither Fedora lib/lib64 nor Debian multiarch)'}"
+        f" (x86-64 in /{where['x86-64']}, x86 in /{where['x86']})",
+    )
+    return report
+
+
+def check(path: Path) -> Report:
+    """Check an EroFS image or a directory tree."""
+    path = Path(path)
+    if path.is_dir():
+        return check_tree(Tree(_scan_dir(path), _read_host), str(path))
+    if not path.is_file():
+        raise RootfsCheckError(f"{path}: no such RootFS (give an EroFS image or a directory)")
+    with erofs.Image(path) as image:
+
+        def read(relpath: str, nid: int) -> bytes:
+            try:
+                return image.read(nid)
+            except erofs.Unsupported as exc:
+                log.debug("%s; reading %s with fsck.erofs", exc, relpath)
+                return image.extract_read(relpath)
+
+        return check_tree(Tree(image.walk(), read), str(path))
+
+
+def cached_check(root: Root, image: str) -> Report:
+    """check() of root's image (root-relative), cached in root's var/cache/fexpkg by size and mtime.
+
+    The cache is written atomically when the root is writable; otherwise the check just runs.
+    """
+    st = root.stat(image)
+    if st is None:
+        raise RootfsCheckError(f"{root.display(image)}: no such RootFS image")
+    key = {"image": image, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "fexpkg": __version__}
+    try:
+        cached = json.loads(root.read_bytes(CACHE))
+        if cached.get("key") == key:
+            return Report.from_dict(cached["report"])
+    except (OSError, ValueError, KeyError, TypeError, FexpkgError):
+        pass
+    report = check(Path(root.display(root.resolve(image))))
+    data = json.dumps({"key": key, "report": report.as_dict()}, indent=1).encode()
+    try:
+        root.write_atomic(CACHE, data)
+    except (OSError, FexpkgError) as exc:
+        log.debug("not caching the RootFS check in %s: %s", root.display(CACHE), exc)
+    return report
