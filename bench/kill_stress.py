@@ -41,7 +41,8 @@ def main() -> int:
         logging.getLogger("kill_stress").error("%s", line)
     elapsed = time.perf_counter() - started
     sys.stdout.write(
-        f"bad rounds: {len(outcome.bad)} of {outcome.rounds} ({outcome.kills} of "
+        f"bad rounds: {len(outcome.bad)} of {outcome.rounds}, {outcome.unrestored} of them not "
+        f"back to the start after teardown ({outcome.kills} of "
         f"{2 * outcome.rounds} runs killed before their end; seed {args.seed}, {elapsed:.1f} s)\n"
     )
     return 1 if outcome.bad else 0

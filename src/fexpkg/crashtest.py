@@ -37,6 +37,7 @@ class Outcome:
 
     rounds: int = 0
     kills: int = 0  # runs killed before their end (the others finished first)
+    unrestored: int = 0  # rounds whose final teardown did not give the start back
     bad: list[str] = field(default_factory=list)
 
 
@@ -117,6 +118,7 @@ def run_rounds(
         teardown()
         if snapshot(root) != start:
             bad.append(f"teardown after a killed one: {_diff(start, snapshot(root))}")
+            outcome.unrestored += 1
             prepare(source, root)
         if bad:
             outcome.bad.append(f"round {n} ({size}): " + "; ".join(bad))

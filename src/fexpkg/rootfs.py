@@ -14,23 +14,50 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
-from fexpkg.errors import UnsafePathError
+from fexpkg.errors import RootWriteError, UnsafePathError
 
 log = logging.getLogger(__name__)
 
 MAX_SYMLINKS = 40
+#: What to do about a failed write, by errno; other causes are named by the system's message.
+_WRITE_HINTS = {
+    errno.ENOSPC: "no space left on the file system: free some and run again",
+    errno.EDQUOT: "disk quota exceeded: free some and run again",
+    errno.EROFS: "read-only file system: remount it read-write and run again",
+    errno.EACCES: "permission denied: run as root",
+    errno.EPERM: "operation not permitted: run as root",
+}
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
+
+
+_T = TypeVar("_T")
+
+
+def _writes(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Make a write's OSError a RootWriteError: one line naming the file and the cause."""
+
+    @functools.wraps(method)
+    def write(self: Root, relpath: str, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, relpath, *args, **kwargs)
+        except OSError as exc:
+            cause = _WRITE_HINTS.get(exc.errno or 0) or exc.strerror or str(exc)
+            raise RootWriteError(f"cannot write {self.display(relpath)}: {cause}") from exc
+
+    return write
 
 
 class Root:
@@ -162,6 +189,18 @@ class Root:
         """True when the path exists, a dangling symlink included."""
         return self.stat(relpath, follow=False) is not None
 
+    def read_only(self, relpath: str) -> bool:
+        """True when the path (symlinks followed) is on a file system mounted read-only."""
+        try:
+            with self._at(relpath) as (dir_fd, name):
+                fd = os.open(name, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError, UnsafePathError):
+            return False
+        try:
+            return bool(os.statvfs(fd).f_flag & os.ST_RDONLY)
+        finally:
+            os.close(fd)
+
     def listdir(self, relpath: str) -> list[str]:
         """Names in a directory, [] when it is missing or not a directory."""
         try:
@@ -180,6 +219,7 @@ class Root:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @_writes
     def makedirs(self, relpath: str, mode: int = 0o755) -> list[str]:
         """Create a directory and its parents inside the root; return those it created."""
         created: list[str] = []
@@ -193,6 +233,7 @@ class Root:
             os.close(fd)
         return created
 
+    @_writes
     def write_atomic(self, relpath: str, data: bytes, mode: int = 0o644) -> list[str]:
         """Replace a file's content atomically; parents are created, a final symlink followed.
 
@@ -225,6 +266,7 @@ class Root:
             _replace(dir_fd, tmp, name, fill)
         return created
 
+    @_writes
     def symlink_atomic(self, relpath: str, target: str) -> list[str]:
         """Make `relpath` a symlink to `target`, replacing what is there (the link itself).
 
@@ -246,6 +288,7 @@ class Root:
                 return ["/".join([*base, *parts[i : j + 1]]) for j in range(i, len(parts))]
         return []
 
+    @_writes
     def rename(self, relpath: str, new: str) -> None:
         """Rename a path (neither side followed if a symlink) inside the root, atomically."""
         with (
@@ -270,6 +313,7 @@ class Root:
                     removed.append(path)
         return removed
 
+    @_writes
     def remove(self, relpath: str) -> bool:
         """Remove a file or symlink (not followed); False when it was already missing."""
         try:
@@ -280,6 +324,7 @@ class Root:
             return False
         return True
 
+    @_writes
     def rmdir(self, relpath: str) -> bool:
         """Remove an empty directory (a final symlink is not followed); True when removed.
 
