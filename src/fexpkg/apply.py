@@ -4,7 +4,9 @@ The manifest (var/lib/fexpkg/manifest.json) holds one item per path (or JSON key
 what was there before (a backup copy, a link target, a JSON value, or absent) and what fexpkg
 wrote, and the directories the write had to create. An item is recorded as pending before the
 write and marked done after it, and the manifest is rewritten atomically at each step, so an
-interrupted setup is completed by the next setup or teardown. Anything changed by someone else
+interrupted setup is completed by the next setup or teardown: the directories a write will create
+are recorded before it, and each run first removes, under the lock, what a killed one left
+(temporary files, unrecorded backups, see Manifest.recover). Anything changed by someone else
 since fexpkg wrote it is left alone with a warning, and its item kept.
 
 Undoing an item also removes the directories it created, once empty (a directory still holding
@@ -15,26 +17,43 @@ setup then teardown leaves the root as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import posixpath
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fexpkg.errors import ConfigError, FexpkgError
+from fexpkg.errors import ConfigError, FexpkgError, UnsafePathError
 from fexpkg.fexconfig import MISSING, dumps, get_key, load, with_key
 from fexpkg.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
 from fexpkg.rootfs import Root
+
+log = logging.getLogger(__name__)
 
 STATE_DIR = "var/lib/fexpkg"
 MANIFEST = f"{STATE_DIR}/manifest.json"
 BACKUP_DIR = f"{STATE_DIR}/backup"
 LEGACY_LOCK = f"{STATE_DIR}/lock"  # written by fexpkg before it locked the root directory
 ABSENT = {"state": "absent"}
+#: The manifest's name while var/lib/fexpkg (or a parent fexpkg made) is being made or removed.
+PARKED = ".fexpkg-manifest.json"
+#: var, var/lib, var/lib/fexpkg: the directories the manifest may have to create.
+STATE_CHAIN = tuple(STATE_DIR[:i] for i, c in enumerate(STATE_DIR + "/") if c == "/")
 
 State = dict[str, Any]
 Item = dict[str, Any]
+
+
+def _parked(directory: str) -> str:
+    return f"{directory}/{PARKED}" if directory else PARKED
+
+
+#: Where the manifest can be: in place, else parked beside a STATE_CHAIN directory, deepest first.
+LOCATIONS = (MANIFEST, *(_parked(posixpath.dirname(d)) for d in reversed(STATE_CHAIN)))
 
 
 @dataclass
@@ -46,25 +65,59 @@ class Result:
 
 
 class Manifest:
-    """The record of managed items, saved atomically after each change."""
+    """The record of managed items, saved atomically after each change.
+
+    It never leaves a directory unrecorded: to make var/lib/fexpkg (and the parents missing), it is
+    first written beside the deepest one that exists (PARKED), naming those it will create, and
+    moved down into each as it is made; removing them moves it up the same way. A killed run thus
+    always leaves one manifest, found by the next run at one of LOCATIONS.
+    """
 
     def __init__(self, root: Root) -> None:
         self.root = root
+        self.at: str | None = None
+        self.items: dict[str, Item] = {}
+        self.created_dirs: list[str] = []
+        for location in LOCATIONS:
+            try:
+                raw = root.read_bytes(location)
+            except FileNotFoundError:
+                continue
+            self.at = location
+            break
+        else:
+            return
         try:
-            data = json.loads(root.read_bytes(MANIFEST))
-            self.items: dict[str, Item] = {item["id"]: item for item in data["items"]}
-            self.created_dirs: list[str] = list(data.get("created_dirs", []))
-        except FileNotFoundError:
-            self.items, self.created_dirs = {}, []
+            data = json.loads(raw)
+            self.items = {item["id"]: item for item in data["items"]}
+            self.created_dirs = list(data.get("created_dirs", []))
         except (ValueError, KeyError, TypeError) as exc:
             raise FexpkgError(
-                f"{root.display(MANIFEST)} is corrupt ({exc}); remove it and check "
+                f"{root.display(self.at)} is corrupt ({exc}); remove it and check "
                 "/etc/binfmt.d and /usr/share/fex-emu/Config.json by hand"
             ) from None
 
+    def _data(self) -> bytes:
+        data = {"version": 1, "created_dirs": self.created_dirs, "items": list(self.items.values())}
+        return (json.dumps(data, indent=2) + "\n").encode()
+
+    def _move(self, location: str) -> None:
+        if self.at is not None and self.at != location:
+            self.root.rename(self.at, location)
+        self.at = location
+
     def make_state_dir(self) -> None:
-        """Create var/lib/fexpkg if needed, recording the directories made for it."""
-        self.created_dirs += self.root.makedirs(STATE_DIR)
+        """Create var/lib/fexpkg if needed, recording the directories before making them."""
+        missing = [d for d in STATE_CHAIN if not self.root.exists(d)]
+        if not missing:
+            return
+        self.created_dirs += [d for d in missing if d not in self.created_dirs]
+        if self.at is None:
+            self.at = _parked(posixpath.dirname(missing[0]))
+        self.root.write_atomic(self.at, self._data())
+        for directory in missing:
+            self.root.makedirs(directory)
+            self._move(MANIFEST if directory == STATE_DIR else _parked(directory))
 
     def save(self) -> None:
         """Write the record; with no item left, remove fexpkg's state from the root instead."""
@@ -72,15 +125,64 @@ class Manifest:
             self._remove_state()
             return
         self.make_state_dir()
-        data = {"version": 1, "created_dirs": self.created_dirs, "items": list(self.items.values())}
-        self.root.write_atomic(MANIFEST, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
+        self.root.write_atomic(MANIFEST, self._data(), 0o644)
+        if self.at not in (None, MANIFEST):  # a parked copy from a killed run
+            self.root.remove(self.at)
+        self.at = MANIFEST
 
     def _remove_state(self) -> None:
-        for path in (MANIFEST, LEGACY_LOCK):
-            self.root.remove(path)
-        for path in (BACKUP_DIR, STATE_DIR, *reversed(self.created_dirs)):
-            self.root.rmdir(path)  # only when empty
-        self.created_dirs = []
+        """Remove the manifest and the directories made for it, moving it up as they go."""
+        self.root.remove(LEGACY_LOCK)
+        self.root.rmdir(BACKUP_DIR)
+        created = [STATE_DIR, *(d for d in reversed(self.created_dirs) if d != STATE_DIR)]
+        for directory in created:
+            if self.at is not None and posixpath.dirname(self.at) == directory:
+                self._move(_parked(posixpath.dirname(directory)))
+            if self.root.lexists(directory) and not self.root.rmdir(directory):
+                break  # holds something else: kept, and so are its parents
+        if self.at is not None:
+            self.root.remove(self.at)
+        self.at, self.created_dirs = None, []
+
+    def recover(self, paths: Iterable[str] = ()) -> None:
+        """Remove what a killed run left: temporary files, stale manifest copies, backups.
+
+        Temporary files are looked for beside the manifest, the backups and each managed path
+        (and `paths`); the manifest is left alone when nothing is recorded but state remains.
+        """
+        root = self.root
+        for location in LOCATIONS:
+            if location != self.at and root.lexists(location):
+                root.remove(location)
+        dirs = {"", *STATE_CHAIN, *_tree(root, BACKUP_DIR)}
+        for path in (*paths, *(item["path"] for item in self.items.values())):
+            dirs.add(posixpath.dirname(path))
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, UnsafePathError):
+                dirs.add(posixpath.dirname(root.resolve(path)))
+        for directory in sorted(dirs):
+            root.sweep(directory)
+        kept = {item["before"].get("backup") for item in self.items.values() if "before" in item}
+        backup_dirs = _tree(root, BACKUP_DIR)
+        for directory in sorted(backup_dirs, reverse=True):
+            for name in root.listdir(directory):
+                path = f"{directory}/{name}"
+                if path not in kept and path not in backup_dirs and root.remove(path):
+                    log.debug("removed %s, left by an interrupted fexpkg", root.display(path))
+            if directory != BACKUP_DIR:
+                root.rmdir(directory)  # only when empty
+        if not self.items and self.at is not None:
+            self._remove_state()
+
+
+def _tree(root: Root, relpath: str) -> list[str]:
+    """A directory and the directories under it (no symlink followed), [] when it is missing."""
+    info = root.stat(relpath, follow=False)
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        return []
+    found = [relpath]
+    for name in root.listdir(relpath):
+        found += _tree(root, f"{relpath}/{name}")
+    return found
 
 
 # -- states -----------------------------------------------------------------------------------
@@ -247,13 +349,19 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
         result.warnings.append(_changed_by_user(root, item))
         return
     item.update(wrote=fresh["wrote"], done=False)
+    _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
     manifest.save()
-    created = _write(root, action)
-    if created:
-        item["created_dirs"] = [*item.get("created_dirs", []), *created]
+    _add_dirs(item, _write(root, action))
     item["done"] = True
     manifest.save()
     result.changes.append(_describe(root, action))
+
+
+def _add_dirs(item: Item, dirs: list[str]) -> None:
+    """Record directories made (or about to be made) for an item, each once, outermost first."""
+    known = item.get("created_dirs", [])
+    if any(d not in known for d in dirs):
+        item["created_dirs"] = [*known, *(d for d in dirs if d not in known)]
 
 
 def _remove_created_dirs(root: Root, manifest: Manifest, item: Item) -> None:
@@ -337,6 +445,7 @@ def apply_plan(plan: Plan) -> Result:
     result = Result()
     with root.lock():
         manifest = Manifest(root)
+        manifest.recover(action.relpath for action in plan.actions)
         wanted = {action.id for action in plan.actions}
         for item in reversed(list(manifest.items.values())):
             if item["id"] not in wanted:
@@ -354,6 +463,7 @@ def undo_all(root: Root) -> Result:
     result = Result()
     with root.lock():
         manifest = Manifest(root)
+        manifest.recover()
         for item in reversed(list(manifest.items.values())):
             _undo_item(root, manifest, item, result)
     return result

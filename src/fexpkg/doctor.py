@@ -23,6 +23,7 @@ from fexpkg.errors import ConfigError, FexpkgError
 from fexpkg.fexconfig import (
     DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
+    GLOBAL_DATA_DIR,
     ROOTFS_KEY,
     get_key,
     load,
@@ -607,6 +608,24 @@ def _setup(ctx: _Context, plan: Plan, layers: list[_Layer]) -> Check:
     return Check("setup", Outcome.PASS, "nothing for fexpkg setup to do")
 
 
+#: Where setup and teardown write: a read-only one stops them.
+WRITTEN_DIRS = ("", "etc", GLOBAL_DATA_DIR, "usr/libexec", "var/lib")
+
+
+def _writable(ctx: _Context) -> Check:
+    read_only = [d for d in WRITTEN_DIRS if ctx.root.read_only(d)]
+    if not read_only:
+        return Check("writable", Outcome.PASS, "the directories fexpkg setup writes are writable")
+    where = ctx.root.display(read_only[0])
+    return Check(
+        "writable",
+        Outcome.WARN,
+        f"{where} is on a read-only file system: fexpkg setup and teardown cannot write there",
+        f"remount it read-write (findmnt -T {shlex.quote(where)} names the mount), "
+        f"then {ctx.setup_cmd()}",
+    )
+
+
 def diagnose(
     root: Path,
     env: Mapping[str, str] = os.environ,
@@ -642,6 +661,7 @@ def diagnose(
         _rootfs(ctx, layers),
         *_overrides(ctx, layers),
         _dispatcher(ctx),
+        _writable(ctx),
         setup,
     ]
     for check in diagnosis.checks:

@@ -14,6 +14,10 @@ class UnsafePathError(FexpkgError):
     """A path would leave the target root, or passes through something that is not a directory."""
 
 
+class RootWriteError(FexpkgError):
+    """A write into a target root failed: disk full, read-only file system, no permission."""
+
+
 class ConfigError(FexpkgError):
     """A FEX Config.json that cannot be read or merged."""
 

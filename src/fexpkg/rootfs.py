@@ -3,8 +3,9 @@
 Paths are root-relative. Symlinks are followed as if the root were `/` (a chroot): an absolute
 link target starts again at the root and `..` never climbs above it. The walk opens each directory
 with O_NOFOLLOW relative to its parent's fd, so no step can leave the root, even if the tree
-changes underneath. Writes are atomic: a temporary file in the same directory, fsync, rename,
-fsync of the directory. Writes report the directories they had to create (root-relative,
+changes underneath. Writes are atomic: an unnamed (O_TMPFILE) or temporary file in the same
+directory, fsync, rename, fsync of the directory; the temporary names a killed writer may leave are
+recognised by `sweep`. Writes report the directories they had to create (root-relative,
 outermost first), so that whoever records a change can remove them again.
 """
 
@@ -13,22 +14,50 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
-from fexpkg.errors import UnsafePathError
+from fexpkg.errors import RootWriteError, UnsafePathError
 
 log = logging.getLogger(__name__)
 
 MAX_SYMLINKS = 40
+#: What to do about a failed write, by errno; other causes are named by the system's message.
+_WRITE_HINTS = {
+    errno.ENOSPC: "no space left on the file system: free some and run again",
+    errno.EDQUOT: "disk quota exceeded: free some and run again",
+    errno.EROFS: "read-only file system: remount it read-write and run again",
+    errno.EACCES: "permission denied: run as root",
+    errno.EPERM: "operation not permitted: run as root",
+}
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
+
+
+_T = TypeVar("_T")
+
+
+def _writes(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Make a write's OSError a RootWriteError: one line naming the file and the cause."""
+
+    @functools.wraps(method)
+    def write(self: Root, relpath: str, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, relpath, *args, **kwargs)
+        except OSError as exc:
+            cause = _WRITE_HINTS.get(exc.errno or 0) or exc.strerror or str(exc)
+            raise RootWriteError(f"cannot write {self.display(relpath)}: {cause}") from exc
+
+    return write
 
 
 class Root:
@@ -160,6 +189,18 @@ class Root:
         """True when the path exists, a dangling symlink included."""
         return self.stat(relpath, follow=False) is not None
 
+    def read_only(self, relpath: str) -> bool:
+        """True when the path (symlinks followed) is on a file system mounted read-only."""
+        try:
+            with self._at(relpath) as (dir_fd, name):
+                fd = os.open(name, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError, UnsafePathError):
+            return False
+        try:
+            return bool(os.statvfs(fd).f_flag & os.ST_RDONLY)
+        finally:
+            os.close(fd)
+
     def listdir(self, relpath: str) -> list[str]:
         """Names in a directory, [] when it is missing or not a directory."""
         try:
@@ -178,6 +219,7 @@ class Root:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @_writes
     def makedirs(self, relpath: str, mode: int = 0o755) -> list[str]:
         """Create a directory and its parents inside the root; return those it created."""
         created: list[str] = []
@@ -191,27 +233,40 @@ class Root:
             os.close(fd)
         return created
 
+    @_writes
     def write_atomic(self, relpath: str, data: bytes, mode: int = 0o644) -> list[str]:
         """Replace a file's content atomically; parents are created, a final symlink followed.
 
-        Returns the directories created for it, root-relative, outermost first.
+        The content is written to an unnamed file (O_TMPFILE) where the file system allows it,
+        named only for the instant between link and rename; else to a temporary name that
+        `sweep` recognises. Returns the directories created for it, outermost first.
         """
         created: list[str] = []
         with self._at(relpath, create=True, created=created) as (dir_fd, name):
             tmp = _temporary_name(name)
+            fd = _unnamed_file(dir_fd)
+            if fd is not None:
+                try:
+                    _fill(fd, data, mode)
+                    linked = _link_unnamed(fd, dir_fd, tmp)
+                finally:
+                    os.close(fd)
+                if linked:
+                    _replace(dir_fd, tmp, name)
+                    return created
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
 
             def fill() -> None:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fchmod(f.fileno(), mode)
-                    os.fsync(f.fileno())
+                try:
+                    _fill(fd, data, mode)
+                finally:
+                    os.close(fd)
 
             _replace(dir_fd, tmp, name, fill)
         return created
 
+    @_writes
     def symlink_atomic(self, relpath: str, target: str) -> list[str]:
         """Make `relpath` a symlink to `target`, replacing what is there (the link itself).
 
@@ -224,6 +279,41 @@ class Root:
             _replace(dir_fd, tmp, name)
         return created
 
+    def missing_dirs(self, relpath: str) -> list[str]:
+        """The directories writing `relpath` would create, root-relative, outermost first."""
+        parts = _parts(relpath)[:-1]
+        for i in range(len(parts)):
+            if self.stat("/".join(parts[: i + 1])) is None:
+                base = _parts(self.resolve("/".join(parts[:i])))
+                return ["/".join([*base, *parts[i : j + 1]]) for j in range(i, len(parts))]
+        return []
+
+    @_writes
+    def rename(self, relpath: str, new: str) -> None:
+        """Rename a path (neither side followed if a symlink) inside the root, atomically."""
+        with (
+            self._at(relpath, follow=False) as (src_fd, name),
+            self._at(new, follow=False) as (dst_fd, new_name),
+        ):
+            os.rename(name, new_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            os.fsync(dst_fd)
+            os.fsync(src_fd)
+
+    def sweep(self, relpath: str) -> list[str]:
+        """Remove what a killed fexpkg left in a directory under temporary names; return them.
+
+        Only names fexpkg gives its temporary files match: `.NAME.fexpkg-` and 8 hex digits.
+        """
+        removed = []
+        for name in self.listdir(relpath):
+            if _TEMPORARY.fullmatch(name):
+                path = f"{relpath.rstrip('/')}/{name}" if relpath.strip("/") else name
+                if self.remove(path):
+                    log.debug("removed %s, left by an interrupted fexpkg", self.display(path))
+                    removed.append(path)
+        return removed
+
+    @_writes
     def remove(self, relpath: str) -> bool:
         """Remove a file or symlink (not followed); False when it was already missing."""
         try:
@@ -234,6 +324,7 @@ class Root:
             return False
         return True
 
+    @_writes
     def rmdir(self, relpath: str) -> bool:
         """Remove an empty directory (a final symlink is not followed); True when removed.
 
@@ -274,8 +365,39 @@ class Root:
             os.close(fd)
 
 
+_TEMPORARY = re.compile(r"\..+\.fexpkg-[0-9a-f]{8}")
+
+
 def _temporary_name(name: str) -> str:
     return f".{name}.fexpkg-{os.urandom(4).hex()}"  # secrets.token_hex(4), without its imports
+
+
+def _fill(fd: int, data: bytes, mode: int) -> None:
+    """Write `data` to a new file's fd, set its mode and fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fchmod(fd, mode)
+    os.fsync(fd)
+
+
+def _unnamed_file(dir_fd: int) -> int | None:
+    """An O_TMPFILE fd in the directory, None where the file system (or kernel) has none."""
+    try:
+        return os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _link_unnamed(fd: int, dir_fd: int, name: str) -> bool:
+    """Give an O_TMPFILE file a name through /proc; False when /proc is not mounted."""
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+    except FileNotFoundError:  # the directory is open: only the /proc path can be missing
+        return False
+    return True
 
 
 def _replace(dir_fd: int, tmp: str, name: str, prepare: Callable[[], None] = lambda: None) -> None:

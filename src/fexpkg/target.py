@@ -97,8 +97,14 @@ def page_size_of(
     explicit: str | int | None = None,
     env: Mapping[str, str] = os.environ,
     kernel_packages: Iterable[str] = (),
+    *,
+    booted: bool | None = None,
 ) -> PageSize:
-    """Page size for `root` with its source: explicit, $FEXPKG_PAGE_SIZE, root's kernel, host."""
+    """Page size for `root` with its source: explicit, $FEXPKG_PAGE_SIZE, root's kernel, host.
+
+    `booted`: whether the running system was booted with systemd (default: BOOTED_MARKER there);
+    only then does the host's own `/` follow the running kernel before its installed one.
+    """
     if explicit is not None:
         size = _parse(explicit, "--page-size")
         if size is not None:
@@ -108,7 +114,9 @@ def page_size_of(
         if size is not None:
             return PageSize(size, f"from {ENV_PAGE_SIZE}")
     host = is_host(root)
-    if host and BOOTED_MARKER.is_dir():
+    if booted is None:
+        booted = BOOTED_MARKER.is_dir()
+    if host and booted:
         return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
     # An installroot, or `/` of an image being built in a chroot (rpm triggers there run with
     # the builder's kernel): the kernel flavour installed in it decides.

@@ -10,10 +10,11 @@ import pytest
 
 from fexpkg import actions
 from fexpkg.apply import MANIFEST
-from fexpkg.binfmt import BinfmtMisc
+from fexpkg.binfmt import BinfmtMisc, effective_handlers
 from fexpkg.cli import root as cli_root
 from fexpkg.errors import FexpkgError
 from fexpkg.harness import snapshot
+from fexpkg.rootfs import Root
 from fexpkg.target import Mode
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
@@ -74,6 +75,38 @@ def test_live_muvm_registers_launcher_entries(root, misc):
         (root / "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf").read_text().splitlines()[-1] + "\n"
     )
     assert f"registered fexpkg-muvm-x86_64 in {misc}" in report.changes
+
+
+def _boot(root: Path, misc: BinfmtMisc) -> None:
+    """Register the root's binfmt.d entries as systemd-binfmt does at boot (FEX, then qemu)."""
+    for applied in effective_handlers(Root(root)):
+        misc.register(applied.entry)
+
+
+def test_live_native_takes_x86_64_back_from_qemu(root, kernel_misc):
+    _boot(root, kernel_misc)
+    assert kernel_misc.runs("x86_64") == "qemu-x86_64"
+    report = actions.setup(root, 4096, live=True, env={}, binfmt_misc=kernel_misc)
+    assert report.warnings == []
+    assert (kernel_misc.runs("x86"), kernel_misc.runs("x86_64")) == ("FEX-x86", "FEX-x86_64")
+    report = actions.teardown(root, live=True, env={}, binfmt_misc=kernel_misc)
+    assert report.warnings == []
+    assert [e.entry.name for e in kernel_misc.entries] == ["FEX-x86_64", "FEX-x86", "qemu-x86_64"]
+
+
+def test_live_muvm_replaces_fex_and_teardown_gives_x86_64_back(root, kernel_misc):
+    _boot(root, kernel_misc)
+    env = {"FEXPKG_PAGE_SIZE": "16384"}
+    report = actions.setup(root, None, live=True, env=env, binfmt_misc=kernel_misc)
+    assert report.warnings == ["muvm is not installed: x86 programs cannot run; install muvm"]
+    assert [e.entry.name for e in kernel_misc.entries] == [
+        "fexpkg-muvm-x86_64",
+        "fexpkg-muvm-x86",
+        "qemu-x86_64",
+    ]
+    report = actions.teardown(root, live=True, env=env, binfmt_misc=kernel_misc)
+    assert report.warnings == []
+    assert [e.entry.name for e in kernel_misc.entries] == ["qemu-x86_64"]
 
 
 def test_missing_binfmt_misc_is_a_warning(root, tmp_path):

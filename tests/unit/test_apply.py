@@ -101,6 +101,48 @@ def test_user_keys_survive_setup_and_teardown(root):
     assert json.loads((root / CONFIG).read_text()) == user
 
 
+def test_key_added_after_setup_survives_teardown(root):
+    """Teardown puts the user's bytes back only when nothing but RootFS changed since setup."""
+    original = b'{"Config": {"Multiblock": "1"}}\n'
+    (root / CONFIG).write_bytes(original)
+    setup(root)
+    config = json.loads((root / CONFIG).read_text())
+    config["ThunksDB"] = {"GL": 1}
+    (root / CONFIG).write_text(json.dumps(config))
+    assert undo_all(Root(root)).warnings == []
+    assert json.loads((root / CONFIG).read_text()) == {
+        "Config": {"Multiblock": "1"},
+        "ThunksDB": {"GL": 1},
+    }
+    before_second = (root / CONFIG).read_bytes()
+    setup(root)
+    assert undo_all(Root(root)).warnings == []  # unchanged since setup this time: bytes back
+    assert (root / CONFIG).read_bytes() == before_second
+
+
+def test_created_config_the_user_added_keys_to_is_kept(root):
+    setup(root)  # no Config.json before: setup creates it
+    config = json.loads((root / CONFIG).read_text())
+    config["ThunksDB"] = {"GL": 1}
+    (root / CONFIG).write_text(json.dumps(config))
+    assert undo_all(Root(root)).warnings == []
+    assert json.loads((root / CONFIG).read_text()) == {"ThunksDB": {"GL": 1}}
+    (root / CONFIG).unlink()
+    setup(root)
+    undo_all(Root(root))
+    assert not (root / CONFIG).exists()  # nothing of the user's in it: removed
+
+
+def test_managed_file_deleted_by_the_admin_is_not_recreated(root):
+    setup(root)
+    mask = root / "etc/binfmt.d/FEX-x86.conf"
+    mask.unlink()  # the admin wants FEX's x86 entry from the package file back
+    again = setup(root)
+    assert again.changes == []
+    assert again.warnings == [f"{mask} was changed since fexpkg wrote it: left alone"]
+    assert not mask.is_symlink()
+
+
 def test_user_change_after_setup_is_left_alone(root):
     setup(root)
     (root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf").write_text("# mine now\n")
@@ -164,7 +206,7 @@ def test_interrupted_setup_is_completed(root, monkeypatch):
         calls.append(action)
         if len(calls) == 3:
             raise KeyboardInterrupt  # killed between the manifest's pending record and the write
-        real_write(r, action)
+        return real_write(r, action)
 
     monkeypatch.setattr(apply_mod, "_write", dying_write)
     with pytest.raises(KeyboardInterrupt):
@@ -336,3 +378,46 @@ def test_state_dirs_are_recorded_and_only_those_are_removed(root):
         "var/lib",
         "var/lib/fexpkg",
     ]
+
+
+def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
+    """Temporary files, an unreferenced backup and a stale parked manifest go; users' stay."""
+    (root / CONFIG).write_text('{"Config": {}}')
+    setup(root)
+    leftovers = [
+        root / "etc/binfmt.d/.zz-fexpkg-muvm-x86_64.conf.fexpkg-ae6e52a0",
+        root / "var/lib/fexpkg/.manifest.json.fexpkg-c24d1575",
+        root / "var/lib/fexpkg/backup/usr/share/fex-emu/.x.fexpkg-0123abcd",
+        root / "var/lib/fexpkg/backup/etc/binfmt.d/FEX-x86.conf",  # backup of no item
+        root / "var/lib/.fexpkg-manifest.json",  # parked copy, the manifest being in place
+    ]
+    users = [root / "etc/binfmt.d/.mine.fexpkg-notours", root / "etc/binfmt.d/mine.fexpkg-0123abcd"]
+    for path in leftovers + users:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("left")
+    assert setup(root).changes == []
+    assert [p for p in leftovers if p.exists()] == []
+    assert not (root / "var/lib/fexpkg/backup/etc").exists()
+    assert all(p.read_text() == "left" for p in users)
+    undo_all(Root(root))
+    assert sorted(p.name for p in (root / "etc/binfmt.d").iterdir()) == sorted(
+        p.name for p in users
+    )
+    assert not (root / "var").exists()
+
+
+def test_manifest_parked_by_a_killed_run_is_found_and_finished(root):
+    """Killed while var/lib/fexpkg was being made: the manifest waits beside its parent."""
+    before = snapshot(root)
+    (root / "var/lib").mkdir(parents=True)
+    parked = {"version": 1, "created_dirs": ["var", "var/lib", "var/lib/fexpkg"], "items": []}
+    (root / "var/lib/.fexpkg-manifest.json").write_text(json.dumps(parked))
+    undo_all(Root(root))
+    assert snapshot(root) == before  # var and var/lib were recorded as fexpkg's: gone too
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/.fexpkg-manifest.json").write_text(json.dumps(parked))
+    setup(root)
+    assert not (root / "var/lib/.fexpkg-manifest.json").exists()
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == parked["created_dirs"]
+    undo_all(Root(root))
+    assert snapshot(root) == before

@@ -26,6 +26,7 @@ TOOLING = (
     "fexpkg.comps_merge",
     "fexpkg.comps_repo",
     "fexpkg.comps_validate",
+    "fexpkg.crashtest",
     "fexpkg.harness",
     "fexpkg.repo",
     "fexpkg.specs",

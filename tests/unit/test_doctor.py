@@ -91,6 +91,7 @@ def test_setup_for_4096_passes_every_check(root, capsys):
         "rootfs",
         "overrides",
         "dispatcher",
+        "writable",
         "setup",
     ]
     assert [c.finding for c in named(checks, "binfmt")] == [

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from fexpkg import rootfs
 from fexpkg.errors import UnsafePathError
 from fexpkg.rootfs import Root
 
@@ -213,3 +214,39 @@ def test_lock_serialises_threads(root, caplog):
         t.join()
     assert events[0][0] == events[1][0] and events[2][0] == events[3][0]
     assert "waiting for" in caplog.text and "lock" in caplog.text
+
+
+def test_write_atomic_without_o_tmpfile_or_proc(root, monkeypatch):
+    """Where the file system has no O_TMPFILE, or /proc is missing, a named temporary serves."""
+    r, root = root, root.path
+    r.write_atomic("a/unnamed", b"1", 0o600)
+    monkeypatch.setattr(rootfs, "_link_unnamed", lambda fd, dir_fd, name: False)
+    r.write_atomic("a/no-proc", b"2", 0o640)
+    monkeypatch.setattr(rootfs, "_unnamed_file", lambda dir_fd: None)
+    r.write_atomic("a/named", b"3")
+    assert sorted(os.listdir(root / "a")) == ["named", "no-proc", "unnamed"]
+    modes = [(root / "a" / n).stat().st_mode & 0o777 for n in ("unnamed", "no-proc", "named")]
+    assert modes == [0o600, 0o640, 0o644]
+    assert [(root / "a" / n).read_bytes() for n in ("unnamed", "no-proc", "named")] == [
+        b"1",
+        b"2",
+        b"3",
+    ]
+
+
+def test_sweep_removes_only_fexpkg_temporary_names(root):
+    r, root = root, root.path
+    for name in (".x.conf.fexpkg-0123abcd", "x.conf.fexpkg-0123abcd", ".x.fexpkg-0123abcg"):
+        r.write_atomic(f"d/{name}", b"")
+    assert r.sweep("d") == ["d/.x.conf.fexpkg-0123abcd"]
+    assert sorted(os.listdir(root / "d")) == [".x.fexpkg-0123abcg", "x.conf.fexpkg-0123abcd"]
+
+
+def test_missing_dirs_are_those_a_write_would_create(root):
+    r, root = root, root.path
+    (root / "etc").mkdir()
+    (root / "link").symlink_to("/etc")
+    assert r.missing_dirs("etc/binfmt.d/x.conf") == ["etc/binfmt.d"]
+    assert r.missing_dirs("link/a/b/x") == ["etc/a", "etc/a/b"]
+    assert r.missing_dirs("etc/x") == [] and r.missing_dirs("x") == []
+    assert r.write_atomic("link/a/b/x", b"") == ["etc/a", "etc/a/b"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import target
+from fexpkg import actions, target
 from fexpkg.errors import FexpkgError
 from fexpkg.target import Mode, Target, detect_page_size, page_size_of
 
@@ -103,3 +103,23 @@ def test_image_build_chroot_follows_the_installed_kernel(monkeypatch, tmp_path):
     found = page_size_of(root, env={})
     assert found.value == 16384
     assert found.source.startswith("from usr/lib/modules/6.17.1-300.fc42.aarch64+16k")
+
+
+@pytest.mark.parametrize("booted", [True, False], ids=["booted-runner", "container-runner"])
+def test_installroot_follows_its_kernel_whatever_the_runner(tmp_path, booted):
+    """A runner booted with systemd (its /run/systemd/system) does not lend an installroot its
+    own page size: the kernel installed in the root decides."""
+    (tmp_path / "usr/lib/modules/6.17.1-300.fc42.aarch64+16k").mkdir(parents=True)
+    found = page_size_of(tmp_path, env={}, booted=booted)
+    assert found.value == 16384
+    assert found.source == f"from usr/lib/modules/6.17.1-300.fc42.aarch64+16k in {tmp_path}"
+
+
+def test_setup_of_an_installroot_on_a_booted_runner(root, monkeypatch, tmp_path):
+    marker = tmp_path / "run-systemd-system"
+    marker.mkdir()
+    monkeypatch.setattr(target, "BOOTED_MARKER", marker)
+    (root / "usr/lib/modules/6.17.1-300.fc42.aarch64+16k").mkdir(parents=True)
+    report = actions.setup(root, env={}, live=False)
+    assert (report.page_size, report.mode) == (16384, Mode.MUVM)
+    assert (root / "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf").exists()
