@@ -120,10 +120,20 @@ def setup(
     return report
 
 
-def _package_handlers(root: Root) -> list[BinfmtEntry]:
-    """FEX's entries that systemd-binfmt applies from the package's own files (not masked)."""
+def _boot_order(root: Root, registered: Iterable[str]) -> list[BinfmtEntry]:
+    """FEX's package entries and the registered x86 ones, in the order systemd-binfmt applies them.
+
+    Registered again in this order, they leave the live handlers as the next boot makes them:
+    a qemu or box64 entry whose file sorts after FEX's takes its programs back.
+    """
     package = {PACKAGE_BINFMT.format(arch=arch) for arch in ARCHES}
-    return [a.entry for a in effective_handlers(root) if a.relpath in package]
+    headers = [elf_header(arch) for arch in ARCHES]
+    return [
+        a.entry
+        for a in effective_handlers(root)
+        if a.relpath in package
+        or (a.entry.name in registered and any(a.entry.matches(h) for h in headers))
+    ]
 
 
 def teardown(
@@ -133,7 +143,8 @@ def teardown(
     env: Mapping[str, str] = os.environ,
     binfmt_misc: BinfmtMisc | None = None,
 ) -> Report:
-    """Undo what setup wrote; on the host, unregister fexpkg's live entries."""
+    """Undo what setup wrote; on the host, unregister fexpkg's live entries and, in native
+    mode, register FEX's and the competing entries after it again in boot order."""
     root = _checked(root)
     report = Report(root)
     report.add(undo_all(Root(root)))
@@ -143,7 +154,7 @@ def teardown(
             _unregister(misc, [MUVM_NAME.format(arch=a) for a in ARCHES], report)
             size = page_size_of(root, None, env)
             if Target(root, size.value).mode is Mode.NATIVE:
-                _reregister(misc, _package_handlers(Root(root)), report)
+                _reregister(misc, _boot_order(Root(root), misc.registered()), report)
         except BinfmtError as exc:
             report.warnings.append(f"{exc}; reboot to apply the binfmt.d files")
     return report

@@ -4,7 +4,8 @@ A child process mounts its own binfmt_misc, opens it (BinfmtMisc keeps the direc
 into a small root and runs the real `actions.setup(Path("/"), ...)` there: the files land in the
 root, the live registration goes to the private binfmt_misc and, with flag F, the kernel opens the
 interpreter inside the chroot. Then it executes x86 ELF headers and reports what the stand-in
-interpreter received.
+interpreter received. With `boot`, the root's binfmt.d entries are registered first as
+systemd-binfmt does (qemu's after FEX's) and the programs also run before setup and after teardown.
 """
 
 import json
@@ -67,9 +68,11 @@ CHILD = r"""
 import json, os, subprocess, sys
 from pathlib import Path
 from fexpkg import actions
-from fexpkg.binfmt import BinfmtMisc
+from fexpkg.binfmt import BinfmtMisc, effective_handlers
+from fexpkg.rootfs import Root
 
 root, page_size, runs, unshare = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+boot = sys.argv[5] == "boot"
 mount = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"],
                        capture_output=True)
 misc = BinfmtMisc()
@@ -96,6 +99,15 @@ def in_root(fn):
     return json.loads(data)
 
 
+def boot_up():
+    for applied in effective_handlers(Root(Path("/"))):  # as systemd-binfmt at boot
+        misc.register(applied.entry)
+
+
+def order():  # registered names as the kernel lists them: the most recent (tried first) first
+    return [n for n in os.listdir("/proc/sys/fs/binfmt_misc") if n not in ("register", "status")]
+
+
 def set_up():
     report = actions.setup(Path("/"), page_size, env={}, binfmt_misc=misc)
     status = actions.status(Path("/"), {}, Path("/root"), page_size=page_size, binfmt_misc=misc)
@@ -107,13 +119,18 @@ def set_up():
 def tear_down():
     teardown = actions.teardown(Path("/"), env={"FEXPKG_PAGE_SIZE": str(page_size)},
                                 binfmt_misc=misc)
-    return {"after_teardown": sorted(misc.registered()), "teardown_changes": teardown.changes}
+    return {"after_teardown": sorted(misc.registered()), "teardown_changes": teardown.changes,
+            "teardown_warnings": teardown.warnings}
 
 
-result = in_root(set_up)
 server = Path(root, "run/user/1000/krun/server")
-result["runs"] = []
-for spec in runs:
+
+
+def run_all():
+    return [run_one(spec) for spec in runs]
+
+
+def run_one(spec):
     if spec.get("vm_running"):
         server.parent.mkdir(parents=True, exist_ok=True)
         server.touch()
@@ -123,9 +140,20 @@ for spec in runs:
                           "--root=" + root, "--wd=" + spec.get("cwd", "/"), "--", *spec["argv"]],
                          input=spec.get("stdin", "").encode(), capture_output=True, env=env)
     server.unlink(missing_ok=True)
-    result["runs"].append({"rc": run.returncode, "out": run.stdout.decode().splitlines(),
-                           "err": run.stderr.decode()})
+    return {"rc": run.returncode, "out": run.stdout.decode().splitlines(),
+            "err": run.stderr.decode()}
+
+
+result = {}
+if boot:
+    in_root(boot_up)
+    result.update(order_at_boot=order(), runs_at_boot=run_all())
+result.update(in_root(set_up))
+result.update(order=order(), runs=run_all())
 result.update(in_root(tear_down))
+result["order_after_teardown"] = order()
+if boot:
+    result["runs_after_teardown"] = run_all()
 print(json.dumps(result))
 """
 
@@ -166,7 +194,10 @@ def make_root(tmp_path, stand_in_fex, fex_name):
     return root
 
 
-def run_child(root, page_size, runs):
+def run_child(root: Path, page_size: int, runs: list[dict], *, boot: bool = False) -> dict:
+    """Set up, run `runs`, tear down in the namespace; with `boot`, the root's binfmt.d entries
+    are registered first (as systemd-binfmt does) and `runs` also run before setup and after
+    teardown."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare is missing")
@@ -187,6 +218,7 @@ def run_child(root, page_size, runs):
             str(page_size),
             json.dumps(runs),
             str(native_unshare),
+            "boot" if boot else "",
         ],
         capture_output=True,
         text=True,
@@ -228,6 +260,7 @@ def test_native_setup_registers_fex_live(tmp_path, stand_in_fex, fex_name):
     assert result["live"] == ["FEX-x86", "FEX-x86_64"]
     # teardown re-registers the package's entries: the same names stay registered
     assert result["after_teardown"] == ["FEX-x86", "FEX-x86_64"]
+    assert result["teardown_warnings"] == []
 
 
 def install_stand_in_muvm(root: Path) -> None:
@@ -255,6 +288,7 @@ def test_muvm_setup_runs_fex_through_the_launcher(tmp_path, stand_in_fex, fex_na
     assert result["takes"] == {"x86": "fexpkg-muvm-x86", "x86_64": "fexpkg-muvm-x86_64"}
     assert result["live"] == ["fexpkg-muvm-x86", "fexpkg-muvm-x86_64"]
     assert result["after_teardown"] == []
+    assert result["teardown_warnings"] == []
 
 
 @pytest.mark.parametrize("vm_running", [False, True], ids=["first-vm", "vm-running"])
@@ -297,3 +331,45 @@ def test_launcher_without_muvm_fails_with_127(tmp_path, stand_in_fex):
         "fex-muvm: /usr/bin/muvm is missing: install muvm to run x86 programs on this kernel\n"
     )
     assert "muvm is not installed: x86 programs cannot run; install muvm" in result["warnings"]
+
+
+def test_native_setup_takes_x86_64_from_a_later_qemu_and_teardown_gives_it_back(
+    tmp_path, stand_in_fex
+):
+    """qemu-user-static-x86's entry, registered after FEX's at boot, runs x86-64 programs.
+
+    Setup must unregister FEX's entry before registering it again (the kernel answers EEXIST
+    for a registered name) so that it is tried first; teardown must leave the order the next
+    boot makes from the files, qemu's entry first again.
+    """
+    root = make_root(tmp_path, stand_in_fex, "FEX")
+    native_copy(stand_in_fex, root / "usr/bin/qemu-x86_64-static")
+    result = run_child(root, 4096, plain_runs("/prog-x86_64"), boot=True)
+    common = ["argv /prog-x86_64", "argv a", "argv b c", "execfd 7f454c46", "cwd /", "stdin none"]
+    by_qemu = [(0, ["argv /usr/bin/qemu-x86_64-static", *common])]  # no P: argv[0] dropped
+    by_fex = [(0, ["argv /usr/bin/FEX", "argv /prog-x86_64", *common])]
+
+    def answers(runs: list[dict]) -> list[tuple[int, list[str]]]:
+        return [(run["rc"], run["out"]) for run in runs]
+
+    assert result["order_at_boot"] == ["qemu-x86_64", "FEX-x86_64", "FEX-x86"]
+    assert answers(result["runs_at_boot"]) == by_qemu
+
+    assert result["warnings"] == []
+    misc = "/proc/sys/fs/binfmt_misc"
+    assert [c for c in result["changes"] if misc in c] == [
+        f"registered FEX-x86 in {misc}",
+        f"registered FEX-x86_64 in {misc}",
+    ]
+    assert result["order"] == ["FEX-x86_64", "FEX-x86", "qemu-x86_64"]
+    assert result["takes"] == {"x86": "FEX-x86", "x86_64": "FEX-x86_64"}
+    assert answers(result["runs"]) == by_fex
+
+    assert result["teardown_warnings"] == []
+    assert [c for c in result["teardown_changes"] if misc in c] == [
+        f"registered FEX-x86 in {misc}",
+        f"registered FEX-x86_64 in {misc}",
+        f"registered qemu-x86_64 in {misc}",
+    ]
+    assert result["order_after_teardown"] == result["order_at_boot"]
+    assert answers(result["runs_after_teardown"]) == by_qemu

@@ -91,7 +91,24 @@ def test_live_native_takes_x86_64_back_from_qemu(root, kernel_misc):
     assert (kernel_misc.runs("x86"), kernel_misc.runs("x86_64")) == ("FEX-x86", "FEX-x86_64")
     report = actions.teardown(root, live=True, env={}, binfmt_misc=kernel_misc)
     assert report.warnings == []
-    assert [e.entry.name for e in kernel_misc.entries] == ["FEX-x86_64", "FEX-x86", "qemu-x86_64"]
+    # as the next boot leaves it: qemu's file sorts after FEX's
+    assert [e.entry.name for e in kernel_misc.entries] == ["qemu-x86_64", "FEX-x86_64", "FEX-x86"]
+
+
+def test_live_teardown_registers_again_only_registered_x86_entries(root, kernel_misc):
+    """An entry unregistered since boot stays so, one for other programs keeps its place."""
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    (root / "etc/binfmt.d/zz-wasm.conf").write_text(":wasm:M::\\x00asm::/usr/bin/wasm:F\n")
+    _boot(root, kernel_misc)
+    kernel_misc.unregister("qemu-x86_64")
+    actions.setup(root, 4096, live=True, env={}, binfmt_misc=kernel_misc)
+    report = actions.teardown(root, live=True, env={}, binfmt_misc=kernel_misc)
+    assert report.warnings == []
+    assert [c for c in report.changes if c.startswith("registered")] == [
+        f"registered FEX-x86 in {kernel_misc.path}",
+        f"registered FEX-x86_64 in {kernel_misc.path}",
+    ]
+    assert [e.entry.name for e in kernel_misc.entries] == ["FEX-x86_64", "FEX-x86", "wasm"]
 
 
 def test_live_muvm_replaces_fex_and_teardown_gives_x86_64_back(root, kernel_misc):
