@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import pytest
 from test_comps import STAND_INS
 
-from fexpkg import comps, comps_validate
+from fexpkg import comps, comps_validate, specs
+from fexpkg import repo as repo_build
 from fexpkg.comps_merge import build_repo_comps
+from fexpkg.comps_repo import repo_packages
 from fexpkg.comps_synth import synthetic_comps
 from fexpkg.errors import CompsError
 
@@ -132,28 +133,37 @@ def test_fragment_without_marker_needs_the_flag(tmp_path: Path) -> None:
     assert comps_validate.validate(unmarked, fragment=True) == []
 
 
-def write_repo(root: Path, packages: list[tuple[str, str]]) -> Path:
-    """A minimal repository: repomd.xml naming a gzipped primary.xml with these (name, arch)."""
-    (root / "repodata").mkdir(parents=True)
-    pkgs = "".join(
-        f'<package type="rpm"><name>{n}</name><arch>{a}</arch></package>' for n, a in packages
-    )
-    primary = (
-        '<?xml version="1.0"?><metadata xmlns="http://linux.duke.edu/metadata/common" '
-        f'packages="{len(packages)}">{pkgs}</metadata>'
-    )
-    (root / "repodata" / "primary.xml.gz").write_bytes(gzip.compress(primary.encode()))
-    (root / "repodata" / "repomd.xml").write_text(
-        '<?xml version="1.0"?><repomd xmlns="http://linux.duke.edu/metadata/repo">'
-        '<data type="primary"><location href="repodata/primary.xml.gz"/></data></repomd>'
-    )
-    return root
+def tiny_spec(packages: list[str], arch: str) -> str:
+    """A spec whose (sub)packages are `packages`, empty, built for `arch`."""
+    head = {
+        "noarch": "BuildArch: noarch\n",
+        specs.TARGET_ARCH: "",  # the arch repo.build_repo builds for
+    }.get(arch, f"%global _target_cpu {arch}\n")  # any other arch, whatever the host
+    first, *rest = packages
+    text = f"{head}Name: {first}\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\n"
+    text += "%description\nd\n%files\n"
+    for name in rest:
+        text += f"%package -n {name}\nSummary: s\n%description -n {name}\nd\n%files -n {name}\n"
+    return text
+
+
+def make_repo(root: Path, packages: list[tuple[str, str]]) -> Path:
+    """A real rpm-md repository (rpmbuild + createrepo_c) of empty packages (name, arch)."""
+    if reason := repo_build.tool_missing():
+        pytest.skip(reason)
+    spec_dir = root.parent / f"{root.name}.specs"
+    spec_dir.mkdir(parents=True)
+    for arch in sorted({a for _, a in packages}):
+        names = [n for n, a in packages if a == arch]
+        (spec_dir / f"{names[0]}.spec").write_text(tiny_spec(names, arch))
+    return repo_build.build_repo(root, spec_dirs=[spec_dir])
 
 
 def test_repo_membership(tmp_path: Path) -> None:
-    repo = write_repo(
+    repo = make_repo(
         tmp_path / "repo", [("busybox", "aarch64"), ("not-in-repo", "x86_64"), ("kernel", "noarch")]
     )
+    assert repo_packages(repo, ("x86_64",)) == {"not-in-repo"}  # there, for another arch
     path = FIXTURES / "bad-repo-missing.xml.in"
     problems = comps_validate.validate_files([path], repo=repo)
     assert [str(p) for p in problems] == [
@@ -162,7 +172,7 @@ def test_repo_membership(tmp_path: Path) -> None:
 
 
 def test_repo_merged_comps_against_stand_ins(tmp_path: Path) -> None:
-    repo = write_repo(tmp_path / "repo", [(n, "aarch64") for n in sorted(STAND_INS)])
+    repo = make_repo(tmp_path / "repo", [(n, "aarch64") for n in sorted(STAND_INS)])
     merged = build_repo_comps(tmp_path / "comps.xml")
     assert comps_validate.validate_files([merged], repo=repo) == []
 
