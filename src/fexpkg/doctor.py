@@ -1,8 +1,8 @@
 """`fexpkg doctor`: checks over a target root, each with a finding and a command that fixes it.
 
 Doctor reads the model `status()` builds (page size, handlers in effect, RootFS in effect) and the
-plan `setup` would apply. It writes nothing but the cache of the RootFS image's check
-(var/cache/fexpkg), and that only where it may.
+plan `setup` would apply. It writes nothing into the root; the RootFS image's check is cached in
+the caller's cache directory (${XDG_CACHE_HOME:-~/.cache}/fexpkg).
 """
 
 from __future__ import annotations
@@ -195,7 +195,9 @@ def _rootfs_content(ctx: _Context) -> Check:
         return Check("rootfs-content", Outcome.PASS, "no RootFS image to check")
     details = f"fexpkg rootfs check {ctx.host_path(ROOTFS_IMAGE)}"
     try:
-        report = rootfs_check.cached_check(ctx.root, ROOTFS_IMAGE)
+        report = rootfs_check.cached_check(
+            ctx.root, ROOTFS_IMAGE, rootfs_check.cache_dir(ctx.env, ctx.home)
+        )
     except FexpkgError as exc:
         return Check("rootfs-content", Outcome.WARN, f"cannot check the RootFS image: {exc}")
     warnings = sum(f.severity is rootfs_check.Severity.WARNING for f in report.findings)

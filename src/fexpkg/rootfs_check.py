@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import hashlib
 import json
 import logging
 import os
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data"
 KIWI = "fex-rootfs.kiwi"
-CACHE = "var/cache/fexpkg/rootfs-check.json"
 MERGED = ("bin", "sbin", "lib", "lib64")
 TOP_LEVEL = frozenset(("usr", "etc", "var", *MERGED))
 API_DIRS = (
@@ -623,25 +623,38 @@ def check(path: Path) -> Report:
         return check_tree(Tree(image.walk(), read), str(path))
 
 
-def cached_check(root: Root, image: str) -> Report:
-    """check() of root's image (root-relative), cached in root's var/cache/fexpkg by size and mtime.
+def cache_dir(env: Mapping[str, str], home: Path) -> Path:
+    """Where the RootFS check's results are kept: the caller's cache, never a target root."""
+    return Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "fexpkg"
 
-    The cache is written atomically when the root is writable; otherwise the check just runs.
-    """
+
+def cached_check(root: Root, image: str, cache_in: Path) -> Report:
+    """check() of root's image (root-relative), cached in the directory cache_in by the image's
+    path, inode, size and mtime. Nothing is written into root (doctor only reads a root); the
+    cache is written atomically when cache_in can be written, else the check just runs."""
     st = root.stat(image)
     if st is None:
         raise RootfsCheckError(f"{root.display(image)}: no such RootFS image")
-    key = {"image": image, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "fexpkg": __version__}
+    path = root.display(root.resolve(image))
+    key = {
+        "image": path,
+        "inode": [st.st_dev, st.st_ino],
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "fexpkg": __version__,
+    }
+    name = f"rootfs-check-{hashlib.sha256(path.encode()).hexdigest()[:16]}.json"
     try:
-        cached = json.loads(root.read_bytes(CACHE))
+        cached = json.loads((cache_in / name).read_bytes())
         if cached.get("key") == key:
             return Report.from_dict(cached["report"])
-    except (OSError, ValueError, KeyError, TypeError, FexpkgError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass
-    report = check(Path(root.display(root.resolve(image))))
+    report = check(Path(path))
     data = json.dumps({"key": key, "report": report.as_dict()}, indent=1).encode()
     try:
-        root.write_atomic(CACHE, data)
+        cache_in.mkdir(parents=True, exist_ok=True)
+        Root(cache_in).write_atomic(name, data)
     except (OSError, FexpkgError) as exc:
-        log.debug("not caching the RootFS check in %s: %s", root.display(CACHE), exc)
+        log.debug("not caching the RootFS check in %s: %s", cache_in, exc)
     return report

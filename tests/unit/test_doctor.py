@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import actions, cli, target
+from fexpkg import actions, cli, harness, target
 from fexpkg.apply import pending
 from fexpkg.binfmt import BinfmtMisc
 from fexpkg.doctor import Check, Outcome, diagnose
@@ -204,16 +204,20 @@ def test_not_installed_stops_after_the_fex_check(tmp_path):
 # -- broken roots: each names the problem and the fix ----------------------------------------------
 
 
-def test_rootfs_content_is_checked_and_cached(root):
+def test_rootfs_content_is_checked_and_cached_outside_the_root(root, tmp_path):
     add(root, *FULL_NATIVE)
     actions.setup(root, 4096, env={})
     image = "usr/share/fex-emu/RootFS/default.erofs"
-    check = one(run(root, 4096), "rootfs-content")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    before = harness.snapshot(root)
+    check = one(run(root, 4096, env), "rootfs-content")
     assert check.result is Outcome.PASS
     assert check.finding == "the RootFS image passes fexpkg rootfs check (fedora library layout)"
-    assert (root / "var/cache/fexpkg/rootfs-check.json").exists()
+    assert harness.snapshot(root) == before, "doctor wrote into the root"
+    (cached,) = (tmp_path / "cache/fexpkg").glob("rootfs-check-*.json")
+    assert json.loads(cached.read_text())["report"]["ok"] is True
     (root / image).write_text("not an image\n")
-    check = one(run(root, 4096), "rootfs-content")
+    check = one(run(root, 4096, env), "rootfs-content")
     assert check.result is Outcome.WARN
     assert "not an EroFS image" in check.finding
 

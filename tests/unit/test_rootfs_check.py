@@ -228,14 +228,15 @@ def test_cached_check_reuses_the_report_until_the_image_changes(tree: Path, tmp_
     image.parent.mkdir(parents=True)
     shutil.copyfile(image_of(tree), image)
     relpath = "usr/share/fex-emu/RootFS/default.erofs"
-    assert rootfs_check.cached_check(Root(root), relpath).ok
-    cache = root / rootfs_check.CACHE
+    cache_dir = tmp_path / "cache"
+    assert rootfs_check.cached_check(Root(root), relpath, cache_dir).ok
+    (cache,) = cache_dir.glob("rootfs-check-*.json")
     data = json.loads(cache.read_text())
     data["report"]["layout"] = "marked"
     cache.write_text(json.dumps(data))
-    assert rootfs_check.cached_check(Root(root), relpath).layout == "marked"
+    assert rootfs_check.cached_check(Root(root), relpath, cache_dir).layout == "marked"
     (tree / "etc/hosts").write_text("127.0.0.1 localhost\n")
     shutil.copyfile(image_of(tree), image)
     os.utime(image, ns=(1, 1))
-    again = rootfs_check.cached_check(Root(root), relpath)
+    again = rootfs_check.cached_check(Root(root), relpath, cache_dir)
     assert again.layout == "fedora" and not again.ok
