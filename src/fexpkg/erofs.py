@@ -130,7 +130,12 @@ class Image:
 
     def link(self, nid: int) -> str:
         """Target of the symlink nid."""
-        return self.read_flat(self.inode(nid)).decode("utf-8", "surrogateescape")
+        offset = self.meta + nid * 32
+        fmt, icount, _ = _HEAD.unpack_from(self._map, offset)
+        size = _COMPACT_TAIL.unpack_from(self._map, offset + 8)[0] if fmt == 4 else -1
+        if icount or not 0 <= size < self.block_size:  # not the usual: compact, inline, short
+            return self.read_flat(self.inode(nid)).decode("utf-8", "surrogateescape")
+        return self._map[offset + 32 : offset + 32 + size].decode("utf-8", "surrogateescape")
 
     def entries(self, inode: Inode) -> tuple[list[str], list[int], str]:
         """Names, nids and kind letters (see KINDS) of a directory, without `.` and `..`."""

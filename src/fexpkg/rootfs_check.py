@@ -590,7 +590,8 @@ def _ld_cache(tree: Tree, report: Report, found: dict[tuple[str, str], str]) -> 
     except LdCacheError as exc:
         report.add(Severity.ERROR, "ld.so.cache", path, f"unreadable: {exc}", fix)
         return
-    listed = {(e.x86_64, e.soname, tree.resolve(e.path)) for e in entries}
+    where = {e.path: tree.resolve(e.path) for e in entries}
+    listed = {(e.x86_64, e.soname, where[e.path]) for e in entries}
     for (world, soname), resolved in sorted(found.items()):
         if (world == "x86-64", soname, resolved) not in listed:
             report.add(
@@ -601,7 +602,7 @@ def _ld_cache(tree: Tree, report: Report, found: dict[tuple[str, str], str]) -> 
                 "programs search the disk for it",
                 fix,
             )
-    stale = [e.path for e in entries if tree.resolve(e.path) is None]
+    stale = [e.path for e in entries if where[e.path] is None]
     if stale:
         report.add(
             Severity.WARNING,

@@ -39,7 +39,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return top
 
 
-@pytest.mark.parametrize("options", [[], ["-zlz4"], ["-zlz4", "-Elegacy-compress"]], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [[], ["-zlz4"], ["-zlz4", "-Elegacy-compress"], ["-Eforce-inode-extended"]],
+    ids=str,
+)
 def test_walk_and_read_match_the_tree(tree: Path, tmp_path: Path, options: list[str]) -> None:
     image = tmp_path / "t.erofs"
     subprocess.run(["mkfs.erofs", "--quiet", *options, str(image), str(tree)], check=True)
