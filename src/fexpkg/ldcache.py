@@ -9,7 +9,7 @@ then the strings; key (the soname) and value (the path) are offsets from the hea
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fexpkg.errors import LdCacheError
 
@@ -24,8 +24,7 @@ FLAG_X8664_LIB64 = 0x0300
 FLAG_ARCH_MASK = 0xFF00
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One library of the cache: soname, path, and whether it is an x86-64 (lib64) one."""
 
     soname: str

@@ -18,15 +18,16 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fexpkg import __version__, erofs, ldcache
 from fexpkg.errors import FexpkgError, LdCacheError, RootfsCheckError
-from fexpkg.rootfs import Root
+
+if TYPE_CHECKING:
+    from fexpkg.rootfs import Root
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing found: which check, the path inside the RootFS, why it matters, what to do."""
 
     severity: Severity
@@ -89,13 +89,15 @@ class Finding:
         return text + (f"\n  fix: {self.fix}" if self.fix else "")
 
 
-@dataclass
 class Report:
     """Every finding over one RootFS, and its library layout (fedora, debian or unknown)."""
 
-    rootfs: str
-    layout: str = "unknown"
-    findings: list[Finding] = field(default_factory=list)
+    def __init__(
+        self, rootfs: str, layout: str = "unknown", findings: list[Finding] | None = None
+    ) -> None:
+        self.rootfs = rootfs
+        self.layout = layout
+        self.findings = [] if findings is None else findings
 
     @property
     def errors(self) -> list[Finding]:
