@@ -452,6 +452,8 @@ def _symlinks(tree: Tree, report: Report) -> None:
                     f"ship {target} in the RootFS, or remove the link in config.sh",
                 )
             continue
+        if ".." not in target:
+            continue  # the usual link: it cannot climb
         depth = path.count("/")
         for part in target.split("/"):
             if part == "..":
