@@ -1,6 +1,7 @@
 """Read an EroFS image with the standard library: the tree's metadata, and files' content.
 
-The walk reads what `fsck.erofs` checks (superblock, inodes, directories) and nothing more, so
+The walk (directories()) reads directories a block of dirents at a time and no other inode;
+symlinks' targets (link()) and setid bits (setid(), one byte per inode) are read apart, so
 that checking a RootFS costs about as much as fsck. File content is read for the few files a
 check needs: uncompressed layouts directly, LZ4 pclusters (the layout `mkfs.erofs -zlz4` writes
 by default: one block per pcluster, full or compact indexes) with a small LZ4 decoder. Layouts
