@@ -1,6 +1,7 @@
 """Read an EroFS image with the standard library: the tree's metadata, and files' content.
 
-The walk reads what `fsck.erofs` checks (superblock, inodes, directories) and nothing more, so
+The walk (directories()) reads directories a block of dirents at a time and no other inode;
+symlinks' targets (link()) and setid bits (setid(), one byte per inode) are read apart, so
 that checking a RootFS costs about as much as fsck. File content is read for the few files a
 check needs: uncompressed layouts directly, LZ4 pclusters (the layout `mkfs.erofs -zlz4` writes
 by default: one block per pcluster, full or compact indexes) with a small LZ4 decoder. Layouts
@@ -12,28 +13,22 @@ On-disk format: linux/fs/erofs/erofs_fs.h and zmap.c.
 
 from __future__ import annotations
 
-import logging
 import mmap
-import os
-import shutil
-import stat
 import struct
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import cache
+from itertools import compress
 from pathlib import Path
+from typing import NamedTuple
 
 from fexpkg.errors import ErofsError
-
-log = logging.getLogger(__name__)
 
 MAGIC = 0xE0F5E1E2
 SUPERBLOCK_OFFSET = 1024
 _SB = struct.Struct("<IIIBBHQQIIII16s16sIHH")
-_COMPACT = struct.Struct("<HHHHIIIIHHI")  # i_format, xattr_icount, mode, nlink, size, _, i_u, ...
-_EXTENDED = struct.Struct("<HHHHQII")  # i_format, xattr_icount, mode, _, size, i_u, ino
-_DIRENT = struct.Struct("<QHBx")
+_HEAD = struct.Struct("<HHH")  # i_format, i_xattr_icount, i_mode (both inode versions)
+_COMPACT_TAIL = struct.Struct("<I4xI")  # at 8: i_size, i_mtime, i_u
+_EXTENDED_TAIL = struct.Struct("<QI")  # at 8: i_size, i_u
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _MAP_HEADER = struct.Struct("<IHBB")
@@ -53,14 +48,15 @@ ALGORITHM_LZ4 = 0
 
 #: dirent file_type -> the kind letters used for trees: f d c b p s l (0 = unknown).
 KINDS = "?fdcbpsl"
+_KIND_TABLE = KINDS.encode().ljust(256, b"?")
+_SETID_TABLE = bytes(1 if high & 0x0C else 0 for high in range(256))  # S_ISUID, S_ISGID >> 8
 
 
 class Unsupported(ErofsError):
     """An inode layout this reader does not decode (read it through fsck.erofs instead)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Inode:
+class Inode(NamedTuple):
     """The parts of an inode the reader uses."""
 
     nid: int
@@ -107,64 +103,82 @@ class Image:
     def inode(self, nid: int) -> Inode:
         """The inode numbered nid."""
         offset = self.meta + nid * 32
-        fmt, icount = (
-            _U16.unpack_from(self._map, offset)[0],
-            _U16.unpack_from(self._map, offset + 2)[0],
-        )
+        fmt, icount, mode = _HEAD.unpack_from(self._map, offset)
         if fmt & 1:
-            _, _, mode, _, size, raw, _ = _EXTENDED.unpack_from(self._map, offset)
+            size, raw = _EXTENDED_TAIL.unpack_from(self._map, offset + 8)
             isize = 64
         else:
-            _, _, mode, _, size, _, raw, *_ = _COMPACT.unpack_from(self._map, offset)
+            size, raw = _COMPACT_TAIL.unpack_from(self._map, offset + 8)
             isize = 32
         if icount:
             isize += 12 + (icount - 1) * 4
         return Inode(nid, offset, (fmt >> 1) & 7, isize, mode, size, raw)
 
-    def mode(self, nid: int) -> int:
-        """Just the mode of inode nid (the walk's fast path)."""
-        return _U16.unpack_from(self._map, self.meta + nid * 32 + 4)[0]
+    def setid(self, nids: list[int]) -> list[int]:
+        """Indexes into nids of the inodes with a setuid or setgid bit.
 
-    def entries(self, inode: Inode) -> Iterator[tuple[str, int, int]]:
-        """(name, nid, dirent file type) of a directory, without `.` and `..`."""
-        data = self.read_flat(inode)
-        bs = self.block_size
-        unpack = _DIRENT.unpack_from
-        for start in range(0, len(data), bs):
-            block = data[start : start + bs]
-            first = unpack(block, 0)
-            count = first[1] // 12
-            ents = [first, *(unpack(block, 12 * i) for i in range(1, count))]
-            for i, (nid, nameoff, ftype) in enumerate(ents):
-                end = ents[i + 1][1] if i + 1 < count else len(block)
-                name = block[nameoff:end]
-                if i + 1 == count:
-                    name = name.rstrip(b"\0")
-                if name not in (b".", b".."):
-                    yield os.fsdecode(name), nid, ftype
-
-    def walk(self) -> Iterator[tuple[str, str, int, str | None, int]]:
-        """Every entry under the root: (path, kind letter, mode, symlink target, nid).
-
-        Paths are relative (`usr/lib64/libc.so.6`), parents before children.
+        Reads one byte per inode (i_mode's high one, at 5 in both inode versions), in C loops:
+        the check looks at every file of the image.
         """
-        todo = [("", self.inode(self.root_nid))]
-        mode_of = self.mode
+        offsets = map((self.meta + 5).__add__, map((32).__mul__, nids))
+        flags = bytes(map(self._map.__getitem__, offsets)).translate(_SETID_TABLE)
+        found = []
+        i = flags.find(1)
+        while i >= 0:
+            found.append(i)
+            i = flags.find(1, i + 1)
+        return found
+
+    def link(self, nid: int) -> str:
+        """Target of the symlink nid."""
+        offset = self.meta + nid * 32
+        fmt, icount, _ = _HEAD.unpack_from(self._map, offset)
+        size = _COMPACT_TAIL.unpack_from(self._map, offset + 8)[0] if fmt == 4 else -1
+        if icount or not 0 <= size < self.block_size:  # not the usual: compact, inline, short
+            return self.read_flat(self.inode(nid)).decode("utf-8", "surrogateescape")
+        return self._map[offset + 32 : offset + 32 + size].decode("utf-8", "surrogateescape")
+
+    def entries(self, inode: Inode) -> tuple[list[str], list[int], str]:
+        """Names, nids and kind letters (see KINDS) of a directory, without `.` and `..`."""
+        data = self.read_flat(inode)
+        text = data.decode("latin-1")  # one character per byte: dirent offsets index it
+        bs = self.block_size
+        names: list[str] = []
+        nids: list[int] = []
+        types = bytearray()
+        for start in range(0, len(data), bs):
+            end = min(start + bs, len(data))
+            count = _U16.unpack_from(data, start + 8)[0] // 12
+            fields = _dirents(count).unpack_from(data, start)
+            offsets = [*map(start.__add__, fields[1::3])]
+            last = offsets[-1]
+            offsets.append(last + len(data[last:end].rstrip(b"\0")))  # the last name is padded
+            names += map(text.__getitem__, map(slice, offsets, offsets[1:]))
+            nids += fields[0::3]
+            types += bytes(fields[2::3])
+        if not all(map(str.isascii, names)):  # names are UTF-8 (or any bytes), not Latin-1
+            names = [n.encode("latin-1").decode("utf-8", "surrogateescape") for n in names]
+        for dot in (".", ".."):
+            if dot in names:
+                i = names.index(dot)
+                del names[i], nids[i], types[i]
+        return names, nids, types.translate(_KIND_TABLE).decode("ascii")
+
+    def directories(self) -> Iterator[tuple[str, list[str], list[int], str]]:
+        """Every directory, parents before children: (path, names, nids, kind letters).
+
+        Paths are relative (`usr/lib64`, the root is `""`); `.` and `..` are left out.
+        """
+        todo = [("", self.root_nid)]
         while todo:
-            parent, inode = todo.pop()
-            prefix = parent + "/" if parent else ""
-            for name, nid, ftype in self.entries(inode):
-                path = prefix + name
-                kind = KINDS[ftype] if ftype < len(KINDS) else "?"
-                if kind == "d":
-                    child = self.inode(nid)
-                    todo.append((path, child))
-                    yield path, kind, child.mode, None, nid
-                elif kind == "l":
-                    target = os.fsdecode(self.read_flat(self.inode(nid)))
-                    yield path, kind, stat.S_IFLNK | 0o777, target, nid
-                else:
-                    yield path, kind, mode_of(nid), None, nid
+            path, nid = todo.pop()
+            names, nids, kinds = self.entries(self.inode(nid))
+            yield path, names, nids, kinds
+            prefix = path + "/" if path else ""
+            todo += [
+                (prefix + n, i)
+                for n, i in compress(zip(names, nids, strict=True), map("d".__eq__, kinds))
+            ]
 
     # -- content ------------------------------------------------------------------------------
 
@@ -268,6 +282,10 @@ class Image:
 
     def extract_read(self, relpath: str) -> bytes:
         """Content of one file through `fsck.erofs --extract` (any layout erofs-utils reads)."""
+        import shutil  # the rare path: kept out of the check's start-up
+        import subprocess
+        import tempfile
+
         if shutil.which("fsck.erofs") is None:
             raise ErofsError(
                 f"{self.path}: {relpath} needs fsck.erofs to be read; install erofs-utils"
@@ -282,6 +300,12 @@ class Image:
             if proc.returncode != 0:
                 raise ErofsError(f"fsck.erofs {self.path} failed: {proc.stderr.strip()}")
             return (out / relpath).read_bytes()
+
+
+@cache
+def _dirents(count: int) -> struct.Struct:
+    """The Struct of a directory block's count dirents (nid, nameoff, file_type)."""
+    return struct.Struct("<" + "QHBx" * count)
 
 
 def lz4_block(src: bytes, size: int) -> bytes:

@@ -9,7 +9,7 @@ then the strings; key (the soname) and value (the path) are offsets from the hea
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fexpkg.errors import LdCacheError
 
@@ -24,8 +24,7 @@ FLAG_X8664_LIB64 = 0x0300
 FLAG_ARCH_MASK = 0xFF00
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One library of the cache: soname, path, and whether it is an x86-64 (lib64) one."""
 
     soname: str
@@ -48,11 +47,11 @@ def parse(data: bytes) -> list[Entry]:
     _, nlibs, _strings, _flags, _ext = HEADER.unpack_from(data, start)
     if start + HEADER.size + nlibs * ENTRY.size > len(data):
         raise LdCacheError(f"truncated: {nlibs} entries announced, the file is shorter")
-    entries = []
-    for i in range(nlibs):
-        flags, key, value, _, _ = ENTRY.unpack_from(data, start + HEADER.size + i * ENTRY.size)
-        entries.append(Entry(_string(data, start + key), _string(data, start + value), flags))
-    return entries
+    table = start + HEADER.size
+    return [
+        Entry(_string(data, start + key), _string(data, start + value), flags)
+        for flags, key, value, _, _ in ENTRY.iter_unpack(data[table : table + nlibs * ENTRY.size])
+    ]
 
 
 def _string(data: bytes, offset: int) -> str:

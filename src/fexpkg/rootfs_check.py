@@ -19,14 +19,16 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cache
+from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fexpkg import __version__, erofs, ldcache
 from fexpkg.errors import FexpkgError, LdCacheError, RootfsCheckError
-from fexpkg.rootfs import Root
+
+if TYPE_CHECKING:
+    from fexpkg.rootfs import Root
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,7 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing found: which check, the path inside the RootFS, why it matters, what to do."""
 
     severity: Severity
@@ -88,13 +89,15 @@ class Finding:
         return text + (f"\n  fix: {self.fix}" if self.fix else "")
 
 
-@dataclass
 class Report:
     """Every finding over one RootFS, and its library layout (fedora, debian or unknown)."""
 
-    rootfs: str
-    layout: str = "unknown"
-    findings: list[Finding] = field(default_factory=list)
+    def __init__(
+        self, rootfs: str, layout: str = "unknown", findings: list[Finding] | None = None
+    ) -> None:
+        self.rootfs = rootfs
+        self.layout = layout
+        self.findings = [] if findings is None else findings
 
     @property
     def errors(self) -> list[Finding]:
@@ -129,33 +132,27 @@ class Report:
 # -- the tree -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One file of the RootFS: kind letter (f d l c b p s), mode, symlink target, reader handle."""
-
-    kind: str
-    mode: int
-    target: str | None
-    ref: Any
-
-
 class Tree:
-    """A RootFS's entries by relative path, with symlinks resolved as if it were `/`."""
+    """A RootFS's entries, with symlinks resolved as if it were `/`.
 
-    def __init__(
-        self,
-        entries: Iterator[tuple[str, str, int, str | None, Any]],
-        read: Callable[[str, Any], bytes],
-    ) -> None:
-        self.entries: dict[str, Entry] = {}
-        self.children: dict[str, list[str]] = {"": []}
-        for path, kind, mode, target, ref in entries:
-            self.entries[path] = Entry(kind, mode, target, ref)
-            parent, _, name = path.rpartition("/")
-            self.children.setdefault(parent, []).append(name)
-            if kind == "d":
-                self.children.setdefault(path, [])
+    dirs: directory path ("" is the root, others relative) -> {name: kind letter (f d l c b p s)}
+    in directory order; refs: the same -> {name: handle the reader takes}; targets: symlink path ->
+    target; setid: regular files with a setuid or setgid bit -> mode. All in walk order, parents
+    before children.
+    """
+
+    def __init__(self, read: Callable[[str, Any], bytes]) -> None:
+        self.dirs: dict[str, dict[str, str]] = {}
+        self.refs: dict[str, dict[str, Any]] = {}
+        self.targets: dict[str, str] = {}
+        self.setid: dict[str, int] = {}
         self._read = read
+
+    def entry(self, path: str) -> str | None:
+        """Kind of path itself (symlinks not followed), None when there is no such entry."""
+        parent, _, name = path.rpartition("/")
+        kinds = self.dirs.get(parent)
+        return None if kinds is None else kinds.get(name)
 
     def resolve(self, path: str) -> str | None:
         """Where path leads inside the RootFS (chroot semantics); None when it leads nowhere."""
@@ -168,20 +165,20 @@ class Tree:
                 if done:
                     done.pop()
                 continue
-            current = "/".join([*done, part])
-            entry = self.entries.get(current)
-            if entry is None:
+            parent = "/".join(done)
+            kind = self.dirs[parent].get(part)
+            if kind is None:
                 return None
-            if entry.kind == "l":
+            if kind == "l":
                 links += 1
                 if links > MAX_LINKS:
                     return None
-                target = entry.target or ""
+                target = self.targets.get(f"{parent}/{part}" if parent else part, "")
                 if target.startswith("/"):
                     done = []
                 todo[:0] = [p for p in target.split("/") if p not in ("", ".")]
                 continue
-            if todo and entry.kind != "d":
+            if todo and kind != "d":
                 return None
             done.append(part)
         return "/".join(done)
@@ -191,38 +188,69 @@ class Tree:
         resolved = self.resolve(path)
         if resolved is None:
             return None
-        return "d" if resolved == "" else self.entries[resolved].kind
+        return "d" if resolved == "" else self.entry(resolved)
 
     def read(self, path: str) -> bytes:
         """Content of the file path resolves to; FileNotFoundError when there is none."""
         resolved = self.resolve(path)
-        if not resolved or self.entries[resolved].kind != "f":
+        if not resolved or self.entry(resolved) != "f":
             raise FileNotFoundError(path)
-        return self._read(resolved, self.entries[resolved].ref)
+        parent, _, name = resolved.rpartition("/")
+        return self._read(resolved, self.refs[parent][name])
 
     def walk(self, top: str) -> Iterator[str]:
         """Paths under the directory top (not following symlinks), parents first."""
-        for name in self.children.get(top, []):
+        for name, kind in self.dirs.get(top, {}).items():
             path = f"{top}/{name}" if top else name
             yield path
-            if self.entries[path].kind == "d":
+            if kind == "d":
                 yield from self.walk(path)
 
 
-def _scan_dir(root: Path) -> Iterator[tuple[str, str, int, str | None, Any]]:
-    """Entries of a directory tree, as erofs.Image.walk yields them."""
+def _image_tree(image: erofs.Image) -> Tree:
+    """The tree of an EroFS image: directories' entries, symlinks' targets, files' setid bits."""
+
+    def read(relpath: str, nid: int) -> bytes:
+        try:
+            return image.read(nid)
+        except erofs.Unsupported as exc:
+            log.debug("%s; reading %s with fsck.erofs", exc, relpath)
+            return image.extract_read(relpath)
+
+    tree = Tree(read)
+    for parent, names, nids, kinds in image.directories():
+        tree.dirs[parent] = dict(zip(names, kinds, strict=True))
+        tree.refs[parent] = dict(zip(names, nids, strict=True))
+        prefix = parent + "/" if parent else ""
+        for name, nid in compress(zip(names, nids, strict=True), map("l".__eq__, kinds)):
+            tree.targets[prefix + name] = image.link(nid)
+        for i in image.setid(nids):
+            if kinds[i] == "f":
+                tree.setid[prefix + names[i]] = image.inode(nids[i]).mode
+    return tree
+
+
+def _dir_tree(root: Path) -> Tree:
+    """The tree of a directory, walked as _image_tree walks an image."""
+    tree = Tree(_read_host)
     todo = [("", root)]
     while todo:
         rel, host = todo.pop()
+        kinds = tree.dirs[rel] = {}
+        refs = tree.refs[rel] = {}
         with os.scandir(host) as it:
             for item in it:
                 path = f"{rel}/{item.name}" if rel else item.name
                 st = item.stat(follow_symlinks=False)
-                kind = _KIND_BY_FMT.get(stat.S_IFMT(st.st_mode), "?")
-                target = os.readlink(item.path) if kind == "l" else None
-                if kind == "d":
+                kind = kinds[item.name] = _KIND_BY_FMT.get(stat.S_IFMT(st.st_mode), "?")
+                refs[item.name] = item.path
+                if kind == "l":
+                    tree.targets[path] = os.readlink(item.path)
+                elif kind == "d":
                     todo.append((path, Path(item.path)))
-                yield path, kind, st.st_mode, target, item.path
+                elif kind == "f" and st.st_mode & SETID:
+                    tree.setid[path] = st.st_mode
+    return tree
 
 
 _KIND_BY_FMT = {
@@ -234,6 +262,7 @@ _KIND_BY_FMT = {
     stat.S_IFIFO: "p",
     stat.S_IFSOCK: "s",
 }
+SETID = stat.S_ISUID | stat.S_ISGID
 
 
 def _read_host(_path: str, ref: Any) -> bytes:
@@ -274,10 +303,10 @@ def _package(package: str, world: str) -> str:
 
 def _layout(tree: Tree, report: Report) -> None:
     for name in MERGED:
-        entry = tree.entries.get(name)
-        if entry is not None and entry.kind == "l" and _points_into(entry, "usr/" + name):
+        kind = tree.entry(name)
+        if kind == "l" and _points_into(tree.targets.get(name), "usr/" + name):
             continue
-        if entry is None:
+        if kind is None:
             report.add(
                 Severity.WARNING,
                 "layout",
@@ -297,13 +326,13 @@ def _layout(tree: Tree, report: Report) -> None:
             f"content to /usr/{name} in config.sh)",
         )
     api_tops = {d for d in API_DIRS if "/" not in d}
-    for name in sorted(tree.children[""]):
+    for name in sorted(tree.dirs[""]):
         if name in TOP_LEVEL or name in api_tops:
             continue
-        entry = tree.entries[name]
-        if entry.kind == "l" and _points_into(entry, "usr"):
+        kind = tree.dirs[""][name]
+        if kind == "l" and _points_into(tree.targets.get(name), "usr"):
             continue  # a merged link such as Debian's lib32
-        empty = entry.kind == "d" and not tree.children.get(name)
+        empty = kind == "d" and not tree.dirs.get(name)
         report.add(
             Severity.WARNING if empty else Severity.ERROR,
             "layout",
@@ -314,34 +343,32 @@ def _layout(tree: Tree, report: Report) -> None:
         )
 
 
-def _points_into(link: Entry, where: str) -> bool:
+def _points_into(target: str | None, where: str) -> bool:
     """True when a top-level link's target is `where` or under it."""
-    target = os.path.normpath("/" + (link.target or "")).lstrip("/")
+    target = os.path.normpath("/" + (target or "")).lstrip("/")
     return target == where or target.startswith(where + "/")
 
 
 def _api_dirs(tree: Tree, report: Report) -> None:
     for top in API_DIRS:
-        entry = tree.entries.get(top)
-        if entry is None:
+        kind = tree.entry(top)
+        if kind is None:
             continue
-        if entry.kind == "l":
-            if (
-                top == "var/run"
-                and os.path.normpath(os.path.join("/var", entry.target or "")) == "/run"
-            ):
+        if kind == "l":
+            target = tree.targets.get(top)
+            if top == "var/run" and os.path.normpath(os.path.join("/var", target or "")) == "/run":
                 continue
             if top == "var/run":
                 report.add(
                     Severity.ERROR,
                     "api-dirs",
                     top,
-                    f"a link to {entry.target}, not to /run: programs reach the host's "
+                    f"a link to {target}, not to /run: programs reach the host's "
                     "runtime sockets through /var/run",
                     "make /var/run a link to ../run (Fedora's filesystem package)",
                 )
             continue
-        for name in sorted(tree.children.get(top, [])):
+        for name in sorted(tree.dirs.get(top, {})):
             report.add(
                 Severity.ERROR,
                 "api-dirs",
@@ -356,7 +383,7 @@ def _api_dirs(tree: Tree, report: Report) -> None:
 def _etc(tree: Tree, report: Report) -> None:
     rules = _data("rootfs-etc.toml")
     for path in tree.walk("etc"):
-        if tree.entries[path].kind == "d":
+        if tree.entry(path) == "d":
             continue
         rel = path.removeprefix("etc/")
         denied = _rule(rules["deny"], rel)
@@ -381,33 +408,39 @@ def _etc(tree: Tree, report: Report) -> None:
 
 def _special(tree: Tree, report: Report) -> None:
     names = {"c": "a character device", "b": "a block device", "s": "a socket"}
-    for path, entry in tree.entries.items():
-        if entry.kind in names:
-            report.add(
-                Severity.ERROR,
-                "special-files",
-                path,
-                f"{names[entry.kind]}: the host's /dev and /run provide these, one in the "
-                "RootFS shadows them",
-                _strip(path),
-            )
-        elif entry.kind == "f" and entry.mode & (stat.S_ISUID | stat.S_ISGID):
-            bits = "setuid" if entry.mode & stat.S_ISUID else "setgid"
-            report.add(
-                Severity.ERROR,
-                "special-files",
-                path,
-                f"{bits} ({entry.mode & 0o7777:04o}): binfmt_misc's C flag runs it "
-                "with raised privileges under FEX",
-                f"chmod ug-s /{path} in config.sh (or leave out the package)",
-            )
+    setid = tree.setid
+    setid_dirs = {path.rpartition("/")[0] for path in setid}
+    for parent, kinds in tree.dirs.items():
+        if parent not in setid_dirs and names.keys().isdisjoint(kinds.values()):
+            continue  # the usual directory: nothing to look at entry by entry
+        for name, kind in kinds.items():
+            path = f"{parent}/{name}" if parent else name
+            if kind in names:
+                report.add(
+                    Severity.ERROR,
+                    "special-files",
+                    path,
+                    f"{names[kind]}: the host's /dev and /run provide these, one in the "
+                    "RootFS shadows them",
+                    _strip(path),
+                )
+            elif path in setid:
+                mode = setid[path]
+                bits = "setuid" if mode & stat.S_ISUID else "setgid"
+                report.add(
+                    Severity.ERROR,
+                    "special-files",
+                    path,
+                    f"{bits} ({mode & 0o7777:04o}): binfmt_misc's C flag runs it "
+                    "with raised privileges under FEX",
+                    f"chmod ug-s /{path} in config.sh (or leave out the package)",
+                )
 
 
 def _symlinks(tree: Tree, report: Report) -> None:
-    for path, entry in tree.entries.items():
-        if entry.kind != "l" or not entry.target:
+    for path, target in tree.targets.items():
+        if not target:
             continue
-        target = entry.target
         if target.startswith("/"):
             if tree.resolve(path) is None:
                 report.add(
@@ -419,6 +452,8 @@ def _symlinks(tree: Tree, report: Report) -> None:
                     f"ship {target} in the RootFS, or remove the link in config.sh",
                 )
             continue
+        if ".." not in target:
+            continue  # the usual link: it cannot climb
         depth = path.count("/")
         for part in target.split("/"):
             if part == "..":
@@ -477,7 +512,7 @@ def _worlds(tree: Tree, report: Report) -> dict[tuple[str, str], str]:
             pattern = f"{libdir}/{dri['glob']}"
             folder, _, glob = pattern.rpartition("/")
             real = tree.resolve(folder)
-            names = tree.children.get(real, []) if real is not None else []
+            names = tree.dirs.get(real, {}) if real is not None else {}
             if not any(
                 fnmatch.fnmatchcase(n, glob) and tree.kind(f"{real}/{n}") == "f" for n in names
             ):
@@ -496,7 +531,7 @@ def _vulkan(tree: Tree, report: Report, libdirs: dict[str, str], rule: dict[str,
     worlds: set[str] = set()
     for folder in rule["dirs"]:
         real = tree.resolve(folder)
-        for name in sorted(tree.children.get(real, []) if real is not None else []):
+        for name in sorted(tree.dirs.get(real, {}) if real is not None else {}):
             path = f"{folder}/{name}"
             if not name.endswith(".json") or tree.kind(path) != "f":
                 continue
@@ -559,7 +594,8 @@ def _ld_cache(tree: Tree, report: Report, found: dict[tuple[str, str], str]) -> 
     except LdCacheError as exc:
         report.add(Severity.ERROR, "ld.so.cache", path, f"unreadable: {exc}", fix)
         return
-    listed = {(e.x86_64, e.soname, tree.resolve(e.path)) for e in entries}
+    where = {e.path: tree.resolve(e.path) for e in entries}
+    listed = {(e.x86_64, e.soname, where[e.path]) for e in entries}
     for (world, soname), resolved in sorted(found.items()):
         if (world == "x86-64", soname, resolved) not in listed:
             report.add(
@@ -570,7 +606,7 @@ def _ld_cache(tree: Tree, report: Report, found: dict[tuple[str, str], str]) -> 
                 "programs search the disk for it",
                 fix,
             )
-    stale = [e.path for e in entries if tree.resolve(e.path) is None]
+    stale = [e.path for e in entries if where[e.path] is None]
     if stale:
         report.add(
             Severity.WARNING,
@@ -608,19 +644,11 @@ def check(path: Path) -> Report:
     """Check an EroFS image or a directory tree."""
     path = Path(path)
     if path.is_dir():
-        return check_tree(Tree(_scan_dir(path), _read_host), str(path))
+        return check_tree(_dir_tree(path), str(path))
     if not path.is_file():
         raise RootfsCheckError(f"{path}: no such RootFS (give an EroFS image or a directory)")
     with erofs.Image(path) as image:
-
-        def read(relpath: str, nid: int) -> bytes:
-            try:
-                return image.read(nid)
-            except erofs.Unsupported as exc:
-                log.debug("%s; reading %s with fsck.erofs", exc, relpath)
-                return image.extract_read(relpath)
-
-        return check_tree(Tree(image.walk(), read), str(path))
+        return check_tree(_image_tree(image), str(path))
 
 
 def cache_dir(env: Mapping[str, str], home: Path) -> Path:

@@ -32,25 +32,35 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             data = (b"line %d of a repetitive file\n" % i) * (size // 28)
         (folder / f"f{i}").write_bytes(data)
     (top / "a/link").symlink_to("../a/f1")
+    (top / "a/ünïcode").write_text("named in UTF-8\n")
+    (top / os.fsdecode(b"a/not-utf8-\xff")).write_text("named in no encoding\n")
     os.mkfifo(top / "fifo")
     (top / "a/f3").chmod(0o4755)
     return top
 
 
-@pytest.mark.parametrize("options", [[], ["-zlz4"], ["-zlz4", "-Elegacy-compress"]], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [[], ["-zlz4"], ["-zlz4", "-Elegacy-compress"], ["-Eforce-inode-extended"]],
+    ids=str,
+)
 def test_walk_and_read_match_the_tree(tree: Path, tmp_path: Path, options: list[str]) -> None:
     image = tmp_path / "t.erofs"
     subprocess.run(["mkfs.erofs", "--quiet", *options, str(image), str(tree)], check=True)
     with erofs.Image(image) as img:
         seen = {}
-        for path, kind, mode, target, nid in img.walk():
-            seen[path] = kind
-            host = tree / path
-            if kind == "f":
-                assert img.read(nid) == host.read_bytes(), path
-                assert mode & 0o7777 == host.stat().st_mode & 0o7777
-            elif kind == "l":
-                assert target == os.readlink(host)
+        for parent, names, nids, kinds in img.directories():
+            setid = [names[i] for i in img.setid(nids)]
+            for name, nid, kind in zip(names, nids, kinds, strict=True):
+                path = f"{parent}/{name}" if parent else name
+                seen[path] = kind
+                host = tree / path
+                assert img.inode(nid).mode == host.lstat().st_mode, path
+                assert (name in setid) == bool(host.lstat().st_mode & 0o6000), path
+                if kind == "f":
+                    assert img.read(nid) == host.read_bytes(), path
+                elif kind == "l":
+                    assert img.link(nid) == os.readlink(host)
     expected = {str(p.relative_to(tree)) for p in tree.rglob("*")}
     assert set(seen) == expected
     assert seen["fifo"] == "p" and seen["a/link"] == "l" and seen["a/b"] == "d"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 GROUP = "fex-x86-emulation"
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(NamedTuple):
     """One kind of AArch64 system: a name, the kernel flavour it runs, its page size."""
 
     name: str

@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fexpkg import actions
-from fexpkg.target import Mode
+if TYPE_CHECKING:
+    from fexpkg import actions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,10 +73,14 @@ def _summary(command: str, report: actions.Report) -> int:
 
 
 def run_setup(args: argparse.Namespace) -> int:
+    from fexpkg import actions
+
     return _summary("setup", actions.setup(args.root, args.page_size, live=args.live))
 
 
 def run_teardown(args: argparse.Namespace) -> int:
+    from fexpkg import actions
+
     return _summary("teardown", actions.teardown(args.root, live=args.live))
 
 
@@ -86,6 +91,9 @@ def _handler(handler: actions.Handler | None) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from fexpkg import actions
+    from fexpkg.target import Mode
+
     st = actions.status(args.root, page_size=args.page_size)
     if args.json:
         print(json.dumps(st.as_dict(), indent=2, sort_keys=True))
