@@ -682,7 +682,9 @@ def cached_check(root: Root, image: str, cache_in: Path) -> Report:
     data = json.dumps({"key": key, "report": report.as_dict()}, indent=1).encode()
     try:
         cache_in.mkdir(parents=True, exist_ok=True)
-        Root(cache_in).write_atomic(name, data)
+        from fexpkg.rootfs import Root as CacheDir  # only doctor's path writes the cache
+
+        CacheDir(cache_in).write_atomic(name, data)
     except (OSError, FexpkgError) as exc:
         log.debug("not caching the RootFS check in %s: %s", cache_in, exc)
     return report

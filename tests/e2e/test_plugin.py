@@ -27,7 +27,9 @@ def state(root: Installroot, page_size: int | None = None) -> dict:
 
 
 def assert_doctor_passes(root: Installroot, page_size: int | None = None) -> None:
-    diagnosis = doctor.diagnose(root.path, env={}, home=root.path / "root", page_size=page_size)
+    # The user's cache (doctor's RootFS check result) outside the root, as a user's home is.
+    env = {"XDG_CACHE_HOME": str(root.home / ".cache")}
+    diagnosis = doctor.diagnose(root.path, env=env, home=root.path / "root", page_size=page_size)
     assert not diagnosis.failed, [
         c for c in diagnosis.checks if c.result is not doctor.Outcome.PASS
     ]
