@@ -1,4 +1,5 @@
-"""Benchmark: start-up of `fexpkg status --root R` against `python3 -c pass`.
+"""Benchmark: start-up of `fexpkg status` and of a `fexpkg setup` with nothing to do, against
+`python3 -c pass`.
 
 `fexpkg setup` runs from rpm file triggers and DNF 5 actions on every transaction that touches
 FEX, so its start-up counts. Both sides are new processes of the same interpreter with the same
@@ -24,13 +25,14 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 FIXTURE = CHECKOUT / "tests/fixtures/roots/fex-installed"
+GOAL_RATIO = 5.0  # issue 11: fexpkg status and a setup with nothing to do, over bare Python
 ENTRY = "import sys; from fexpkg.cli import main; sys.exit(main())"
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
     """Wall time of one run, in seconds."""
     start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -68,9 +70,12 @@ def main() -> int:
             label = f"... at {args.against}"
             trees[label] = compiled_src(Path(tmp) / "against", args.against)
         status = [sys.executable, "-c", ENTRY, "status", "--root", str(root)]
+        setup = [sys.executable, "-c", ENTRY, "setup", "--root", str(root), "--no-live"]
         sides = {"python3 -c pass": ([sys.executable, "-c", "pass"], os.environ)}
         for label, src in trees.items():
-            sides[label] = (status, {**os.environ, "PYTHONPATH": str(src)})
+            env = {**os.environ, "PYTHONPATH": str(src), "FEXPKG_PAGE_SIZE": "4096"}
+            sides[label] = (status, env)
+            sides[label.replace("status", "setup (nothing to do)", 1)] = (setup, env)
         for argv, env in sides.values():
             timed(argv, env)
         times: dict[str, list[float]] = {label: [] for label in sides}
@@ -81,7 +86,9 @@ def main() -> int:
         print(describe(label, values))
     base = statistics.median(times.pop("python3 -c pass")) * 1000
     for label, values in times.items():
-        print(f"{label}: {statistics.median(values) * 1000 - base:.1f} ms over bare Python")
+        median = statistics.median(values) * 1000
+        print(f"{label}: {median - base:.1f} ms over bare Python, ratio {median / base:.2f} "
+              f"(goal <= {GOAL_RATIO:.0f})")
     return 0
 
 
