@@ -311,41 +311,40 @@ def _dirents(count: int) -> struct.Struct:
 def lz4_block(src: bytes, size: int) -> bytes:
     """Decode an LZ4 block up to size bytes of output (EroFS pclusters end where data does)."""
     out = bytearray()
-    i, n = 0, len(src)
+    pos, i, n = 0, 0, len(src)  # pos: len(out)
     try:
-        while i < n and len(out) < size:
+        while i < n and pos < size:
             token = src[i]
             i += 1
             lit = token >> 4
             if lit == 15:
-                while True:
+                b = 255
+                while b == 255:
                     b = src[i]
                     i += 1
                     lit += b
-                    if b != 255:
-                        break
             out += src[i : i + lit]
             i += lit
-            if i >= n or len(out) >= size:
+            pos += lit
+            if i >= n or pos >= size:
                 break
             offset = src[i] | src[i + 1] << 8
             i += 2
-            length = token & 15
-            if length == 15:
-                while True:
+            length = (token & 15) + 4
+            if length == 19:
+                b = 255
+                while b == 255:
                     b = src[i]
                     i += 1
                     length += b
-                    if b != 255:
-                        break
-            length += 4
-            start = len(out) - offset
+            start = pos - offset
             if offset == 0 or start < 0:
                 raise ErofsError("corrupt LZ4 data: match before the start of the output")
             if offset >= length:
                 out += out[start : start + length]
             else:
                 out += (out[start:] * (length // offset + 1))[:length]
+            pos += length
     except IndexError:
         raise ErofsError("corrupt LZ4 data: truncated sequence") from None
     return bytes(out[:size])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-import hashlib
 import json
 import logging
 import os
@@ -224,9 +223,12 @@ def _image_tree(image: erofs.Image) -> Tree:
         prefix = parent + "/" if parent else ""
         for name, nid in compress(zip(names, nids, strict=True), map("l".__eq__, kinds)):
             tree.targets[prefix + name] = image.link(nid)
-        for i in image.setid(nids):
-            if kinds[i] == "f":
-                tree.setid[prefix + names[i]] = image.inode(nids[i]).mode
+        is_file = [*map("f".__eq__, kinds)]
+        file_nids = [*compress(nids, is_file)]
+        if found := image.setid(file_nids):
+            file_names = [*compress(names, is_file)]
+            for i in found:
+                tree.setid[prefix + file_names[i]] = image.inode(file_nids[i]).mode
     return tree
 
 
@@ -671,6 +673,8 @@ def cached_check(root: Root, image: str, cache_in: Path) -> Report:
         "mtime_ns": st.st_mtime_ns,
         "fexpkg": __version__,
     }
+    import hashlib  # only doctor's path: kept out of `rootfs check`'s start-up
+
     name = f"rootfs-check-{hashlib.sha256(path.encode()).hexdigest()[:16]}.json"
     try:
         cached = json.loads((cache_in / name).read_bytes())
