@@ -17,7 +17,6 @@ import mmap
 import struct
 from collections.abc import Iterator
 from functools import cache
-from itertools import compress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,19 +142,20 @@ class Image:
         data = self.read_flat(inode)
         text = data.decode("latin-1")  # one character per byte: dirent offsets index it
         bs = self.block_size
+        size = len(data)
         names: list[str] = []
         nids: list[int] = []
         types = bytearray()
-        for start in range(0, len(data), bs):
-            end = min(start + bs, len(data))
+        for start in range(0, size, bs):
             count = _U16.unpack_from(data, start + 8)[0] // 12
             fields = _dirents(count).unpack_from(data, start)
-            offsets = [*map(start.__add__, fields[1::3])]
+            offsets = [*map(start.__add__, fields[1::2])]
             last = offsets[-1]
+            end = min(start + bs, size)
             offsets.append(last + len(data[last:end].rstrip(b"\0")))  # the last name is padded
             names += map(text.__getitem__, map(slice, offsets, offsets[1:]))
-            nids += fields[0::3]
-            types += bytes(fields[2::3])
+            nids += fields[0::2]
+            types += data[start + 10 : start + 12 * count : 12]  # file_type, at 10 in each
         if not all(map(str.isascii, names)):  # names are UTF-8 (or any bytes), not Latin-1
             names = [n.encode("latin-1").decode("utf-8", "surrogateescape") for n in names]
         for dot in (".", ".."):
@@ -175,10 +175,10 @@ class Image:
             names, nids, kinds = self.entries(self.inode(nid))
             yield path, names, nids, kinds
             prefix = path + "/" if path else ""
-            todo += [
-                (prefix + n, i)
-                for n, i in compress(zip(names, nids, strict=True), map("d".__eq__, kinds))
-            ]
+            i = kinds.find("d")
+            while i >= 0:
+                todo.append((prefix + names[i], nids[i]))
+                i = kinds.find("d", i + 1)
 
     # -- content ------------------------------------------------------------------------------
 
@@ -304,8 +304,8 @@ class Image:
 
 @cache
 def _dirents(count: int) -> struct.Struct:
-    """The Struct of a directory block's count dirents (nid, nameoff, file_type)."""
-    return struct.Struct("<" + "QHBx" * count)
+    """The Struct of a directory block's count dirents (nid, nameoff; file_type is sliced)."""
+    return struct.Struct("<" + "QH2x" * count)
 
 
 def lz4_block(src: bytes, size: int) -> bytes:

@@ -221,8 +221,10 @@ def _image_tree(image: erofs.Image) -> Tree:
         tree.dirs[parent] = dict(zip(names, kinds, strict=True))
         tree.refs[parent] = dict(zip(names, nids, strict=True))
         prefix = parent + "/" if parent else ""
-        for name, nid in compress(zip(names, nids, strict=True), map("l".__eq__, kinds)):
-            tree.targets[prefix + name] = image.link(nid)
+        i = kinds.find("l")
+        while i >= 0:
+            tree.targets[prefix + names[i]] = image.link(nids[i])
+            i = kinds.find("l", i + 1)
         is_file = [*map("f".__eq__, kinds)]
         file_nids = [*compress(nids, is_file)]
         if found := image.setid(file_nids):
