@@ -19,7 +19,6 @@ import stat
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -135,14 +134,14 @@ class Tree:
     """A RootFS's entries, with symlinks resolved as if it were `/`.
 
     dirs: directory path ("" is the root, others relative) -> {name: kind letter (f d l c b p s)}
-    in directory order; refs: the same -> {name: handle the reader takes}; targets: symlink path ->
-    target; setid: regular files with a setuid or setgid bit -> mode. All in walk order, parents
-    before children.
+    in directory order; refs: the same -> the handles the reader takes, in that order; targets:
+    symlink path -> target; setid: regular files with a setuid or setgid bit -> mode. All in walk
+    order, parents before children.
     """
 
     def __init__(self, read: Callable[[str, Any], bytes]) -> None:
         self.dirs: dict[str, dict[str, str]] = {}
-        self.refs: dict[str, dict[str, Any]] = {}
+        self.refs: dict[str, list[Any]] = {}
         self.targets: dict[str, str] = {}
         self.setid: dict[str, int] = {}
         self._read = read
@@ -155,16 +154,17 @@ class Tree:
 
     def resolve(self, path: str) -> str | None:
         """Where path leads inside the RootFS (chroot semantics); None when it leads nowhere."""
-        todo = [p for p in path.split("/") if p not in ("", ".")]
+        todo = [p for p in reversed(path.split("/")) if p not in ("", ".")]  # next part last
         done: list[str] = []
+        parent = ""  # "/".join(done)
         links = 0
         while todo:
-            part = todo.pop(0)
+            part = todo.pop()
             if part == "..":
                 if done:
                     done.pop()
+                    parent = "/".join(done)
                 continue
-            parent = "/".join(done)
             kind = self.dirs[parent].get(part)
             if kind is None:
                 return None
@@ -175,12 +175,14 @@ class Tree:
                 target = self.targets.get(f"{parent}/{part}" if parent else part, "")
                 if target.startswith("/"):
                     done = []
-                todo[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                    parent = ""
+                todo += [p for p in reversed(target.split("/")) if p not in ("", ".")]
                 continue
             if todo and kind != "d":
                 return None
             done.append(part)
-        return "/".join(done)
+            parent = f"{parent}/{part}" if parent else part
+        return parent
 
     def kind(self, path: str) -> str | None:
         """Kind of what path resolves to, None when it resolves to nothing."""
@@ -195,7 +197,7 @@ class Tree:
         if not resolved or self.entry(resolved) != "f":
             raise FileNotFoundError(path)
         parent, _, name = resolved.rpartition("/")
-        return self._read(resolved, self.refs[parent][name])
+        return self._read(resolved, self.refs[parent][list(self.dirs[parent]).index(name)])
 
     def walk(self, top: str) -> Iterator[str]:
         """Paths under the directory top (not following symlinks), parents first."""
@@ -219,18 +221,15 @@ def _image_tree(image: erofs.Image) -> Tree:
     tree = Tree(read)
     for parent, names, nids, kinds in image.directories():
         tree.dirs[parent] = dict(zip(names, kinds, strict=True))
-        tree.refs[parent] = dict(zip(names, nids, strict=True))
+        tree.refs[parent] = nids
         prefix = parent + "/" if parent else ""
         i = kinds.find("l")
         while i >= 0:
             tree.targets[prefix + names[i]] = image.link(nids[i])
             i = kinds.find("l", i + 1)
-        is_file = [*map("f".__eq__, kinds)]
-        file_nids = [*compress(nids, is_file)]
-        if found := image.setid(file_nids):
-            file_names = [*compress(names, is_file)]
-            for i in found:
-                tree.setid[prefix + file_names[i]] = image.inode(file_nids[i]).mode
+        for i in image.setid(nids):
+            if kinds[i] == "f":
+                tree.setid[prefix + names[i]] = image.inode(nids[i]).mode
     return tree
 
 
@@ -241,13 +240,13 @@ def _dir_tree(root: Path) -> Tree:
     while todo:
         rel, host = todo.pop()
         kinds = tree.dirs[rel] = {}
-        refs = tree.refs[rel] = {}
+        refs = tree.refs[rel] = []
         with os.scandir(host) as it:
             for item in it:
                 path = f"{rel}/{item.name}" if rel else item.name
                 st = item.stat(follow_symlinks=False)
                 kind = kinds[item.name] = _KIND_BY_FMT.get(stat.S_IFMT(st.st_mode), "?")
-                refs[item.name] = item.path
+                refs.append(item.path)
                 if kind == "l":
                     tree.targets[path] = os.readlink(item.path)
                 elif kind == "d":
