@@ -146,6 +146,7 @@ class Image:
         names: list[str] = []
         nids: list[int] = []
         types = bytearray()
+        ascii_names = True
         for start in range(0, size, bs):
             count = _U16.unpack_from(data, start + 8)[0] // 12
             fields = _dirents(count).unpack_from(data, start)
@@ -154,9 +155,10 @@ class Image:
             end = min(start + bs, size)
             offsets.append(last + len(data[last:end].rstrip(b"\0")))  # the last name is padded
             names += map(text.__getitem__, map(slice, offsets, offsets[1:]))
+            ascii_names = ascii_names and data[min(offsets) : max(offsets)].isascii()
             nids += fields[0::2]
             types += data[start + 10 : start + 12 * count : 12]  # file_type, at 10 in each
-        if not all(map(str.isascii, names)):  # names are UTF-8 (or any bytes), not Latin-1
+        if not ascii_names:  # names are UTF-8 (or any bytes), not Latin-1
             names = [n.encode("latin-1").decode("utf-8", "surrogateescape") for n in names]
         for dot in (".", ".."):
             if dot in names:
