@@ -134,14 +134,14 @@ class Tree:
     """A RootFS's entries, with symlinks resolved as if it were `/`.
 
     dirs: directory path ("" is the root, others relative) -> {name: kind letter (f d l c b p s)}
-    in directory order; refs: the same -> the handles the reader takes, in that order; targets:
-    symlink path -> target; setid: regular files with a setuid or setgid bit -> mode. All in walk
-    order, parents before children.
+    in directory order; refs: the same -> (names, handles the reader takes) in directory order,
+    paired when a file is read; targets: symlink path -> target; setid: regular files with a
+    setuid or setgid bit -> mode. All in walk order, parents before children.
     """
 
     def __init__(self, read: Callable[[str, Any], bytes]) -> None:
         self.dirs: dict[str, dict[str, str]] = {}
-        self.refs: dict[str, list[Any]] = {}
+        self.refs: dict[str, tuple[list[str], list[Any]]] = {}
         self.targets: dict[str, str] = {}
         self.setid: dict[str, int] = {}
         self._read = read
@@ -197,7 +197,8 @@ class Tree:
         if not resolved or self.entry(resolved) != "f":
             raise FileNotFoundError(path)
         parent, _, name = resolved.rpartition("/")
-        return self._read(resolved, self.refs[parent][list(self.dirs[parent]).index(name)])
+        names, handles = self.refs[parent]
+        return self._read(resolved, dict(zip(names, handles, strict=True))[name])
 
     def walk(self, top: str) -> Iterator[str]:
         """Paths under the directory top (not following symlinks), parents first."""
@@ -221,7 +222,7 @@ def _image_tree(image: erofs.Image) -> Tree:
     tree = Tree(read)
     for parent, names, nids, kinds in image.directories():
         tree.dirs[parent] = dict(zip(names, kinds, strict=True))
-        tree.refs[parent] = nids
+        tree.refs[parent] = (names, nids)
         prefix = parent + "/" if parent else ""
         i = kinds.find("l")
         while i >= 0:
@@ -240,13 +241,16 @@ def _dir_tree(root: Path) -> Tree:
     while todo:
         rel, host = todo.pop()
         kinds = tree.dirs[rel] = {}
-        refs = tree.refs[rel] = []
+        names: list[str] = []
+        handles: list[str] = []
+        tree.refs[rel] = (names, handles)
         with os.scandir(host) as it:
             for item in it:
                 path = f"{rel}/{item.name}" if rel else item.name
                 st = item.stat(follow_symlinks=False)
                 kind = kinds[item.name] = _KIND_BY_FMT.get(stat.S_IFMT(st.st_mode), "?")
-                refs.append(item.path)
+                names.append(item.name)
+                handles.append(item.path)
                 if kind == "l":
                     tree.targets[path] = os.readlink(item.path)
                 elif kind == "d":
