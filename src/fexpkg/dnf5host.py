@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fexpkg import comps_merge, harness, repo, specs
+from fexpkg.harness import HarnessError
 
 WORK = harness.CHECKOUT / "build" / "system"
 FEXPKG_SPEC = repo.SPECS / "fexpkg.spec"
@@ -123,7 +124,7 @@ def base_root() -> Path:
     cmd = ["mmdebstrap", *MMDEBSTRAP_OPTS, f"--include={','.join(PACKAGES)}", SUITE, str(tmp)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"mmdebstrap failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
+        raise HarnessError(f"mmdebstrap failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
     _prepare(tmp)
     tmp.rename(final)
     return final
@@ -142,26 +143,27 @@ def python_version(root: Path) -> str:
     """The X.Y of the root's python3 (from its versioned binary)."""
     names = sorted(p.name for p in (root / "usr/bin").glob("python3.*") if p.name[8:].isdigit())
     if not names:
-        raise RuntimeError(f"no python3.X in {root}/usr/bin")
+        raise HarnessError(f"no python3.X in {root}/usr/bin")
     return names[-1].removeprefix("python")
 
 
-def debian_packages(root: Path) -> dict[str, str]:
-    """Installed Debian packages of root: name -> version (read from dpkg's status file)."""
-    installed: dict[str, str] = {}
+def debian_packages(root: Path) -> set[str]:
+    """Names of the Debian packages installed in root (read from dpkg's status file)."""
+    installed: set[str] = set()
     for stanza in (root / "var/lib/dpkg/status").read_text().split("\n\n"):
         fields = dict(
             line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
         )
         if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            installed[fields["Package"]] = fields["Version"]
+            installed.add(fields["Package"])
     return installed
 
 
 def host_provides_spec(root: Path) -> str:
     """A spec providing the Fedora names of exactly the Debian packages root holds."""
     pyver = python_version(root)
-    installed = [FEDORA_NAMES[deb] for deb in sorted(FEDORA_NAMES) if deb in debian_packages(root)]
+    debian = debian_packages(root)
+    installed = [FEDORA_NAMES[deb] for deb in sorted(FEDORA_NAMES) if deb in debian]
     provides = "\n".join(f"Provides:       {p}" for names, _ in installed for p in names)
     dirs = "\n".join(f"%dir {d}" for _, owned in installed for d in owned)
     header = textwrap.dedent(
@@ -225,7 +227,7 @@ class SystemRoot:
             text=True,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(
+            raise HarnessError(
                 f"{' '.join(cmd)} exited {proc.returncode} in {self.path}:\n{proc.stdout[-4000:]}"
             )
         return proc
@@ -244,7 +246,7 @@ class SystemRoot:
             check=check,
         )
         if check:
-            assert_clean(proc.stdout)
+            _check_clean(proc.stdout)
         return proc
 
     def log_size(self) -> int:
@@ -278,11 +280,9 @@ class SystemRoot:
         """`fexpkg doctor` of root, run by the installed fexpkg (checked: exit 0)."""
         return self.run("fexpkg", "doctor", "--root", root)
 
-    def snapshot(self, sub: str = "") -> dict[str, str]:
-        """The tree (or the sub-tree at sub), less kernel file systems and bookkeeping."""
-        top = self.path / sub
-        ignore = IGNORED if not sub else ()
-        return harness.snapshot(top, ignore)
+    def snapshot(self) -> dict[str, str]:
+        """The tree, less kernel file systems, bookkeeping and mount points."""
+        return harness.snapshot(self.path, IGNORED)
 
     def write_repo_file(self, name: str = "fexpkg-test") -> None:
         """Point the root's DNF at the mounted repository."""
@@ -294,10 +294,11 @@ class SystemRoot:
         )
 
 
-def assert_clean(output: str) -> None:
-    """DNF exits 0 when a scriptlet fails: fail on the messages instead."""
+def _check_clean(output: str) -> None:
+    """DNF exits 0 when a scriptlet fails: a HarnessError on the messages instead."""
     for bad in ("scriptlet failed", "Error in ", "Transaction failed", "Traceback"):
-        assert bad not in output, f"{bad!r} in DNF's output:\n{output[-4000:]}"
+        if bad in output:
+            raise HarnessError(f"{bad!r} in DNF's output:\n{output[-4000:]}")
 
 
 def sources_of(spec: Path, work: Path) -> list[Path]:
