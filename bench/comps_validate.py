@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fexpkg import comps
-from fexpkg.comps_synth import synthetic_comps
-from fexpkg.comps_validate import validate
+from fexpkg.comps import document as comps_doc
+from fexpkg.comps.validate import validate
+from fexpkg.dev.comps_synth import synthetic_comps
 
 GOAL = 1.5
 
@@ -70,7 +70,7 @@ def main() -> int:
         if problems:
             print(f"generated file is not clean: {problems[0]}", file=sys.stderr)
             return 2
-        cmd = [xmllint, "--noout", "--relaxng", str(comps.schema_path()), str(path)]
+        cmd = [xmllint, "--noout", "--relaxng", str(comps_doc.schema_path()), str(path)]
         times = alternate(
             args.runs,
             {

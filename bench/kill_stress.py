@@ -1,11 +1,10 @@
 """Stress: setup and teardown killed (SIGKILL) at random instants, then run again, N rounds.
 
-Each round kills a setup, runs setup to the end, kills a teardown and runs teardown to the end,
-on a copy of tests/fixtures/roots/fex-installed with user keys in Config.json, alternating 4 KiB
-and 16 KiB page sizes (see fexpkg.crashtest). Prints the count of bad rounds: a tree that differs
-from an uninterrupted setup's, or from the start after teardown. Exit status 1 when any is bad.
-Run: .venv/bin/python bench/kill_stress.py [--rounds 1000] [--seed 1]
-"""
+Each round kills a setup, runs setup to the end, kills a teardown and runs teardown to the end, on a
+copy of tests/fixtures/roots/fex-installed with user keys in Config.json, alternating 4 KiB and 16
+KiB page sizes (see fexpkg.dev.crashtest). Prints the count of bad rounds: a tree that differs from
+an uninterrupted setup's, or from the start after teardown. Exit status 1 when any is bad.
+Run: .venv/bin/python bench/kill_stress.py [--rounds 1000] [--seed 1]"""
 
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fexpkg import rootfs
-from fexpkg.crashtest import run_rounds
+from fexpkg import confined
+from fexpkg.dev.crashtest import run_rounds
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/roots/fex-installed"
 
@@ -33,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.named:
-        rootfs._unnamed_file = lambda dir_fd: None
+        confined._unnamed_file = lambda dir_fd: None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fexpkg-kill-") as work:
         outcome = run_rounds(FIXTURE, Path(work) / "root", (4096, 16384), args.rounds, args.seed)

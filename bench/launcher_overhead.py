@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fexpkg.plan import launcher_script
+from fexpkg.system.plan import launcher_script
 
 ROUNDS = 200
 GOAL_MS = 2.0

@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fexpkg import actions, harness
+from fexpkg.dev import checkout, harness
+from fexpkg.system import actions
 
 ROUNDS = 15
 
@@ -51,7 +52,7 @@ def main() -> int:
     if reason:
         print(f"skipped: {reason}")
         return 0
-    repo_dir = harness.build_test_repo(harness.CHECKOUT / "build" / "bench")
+    repo_dir = harness.build_test_repo(checkout.BUILD / "bench")
     work = Path(tempfile.mkdtemp(prefix="fexpkg-bench-"))
     try:
         root = harness.Installroot(work / "root", repo_dir, home=work / "home")

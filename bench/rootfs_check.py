@@ -27,7 +27,8 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(CHECKOUT / "src"))
 
-from fexpkg import ldcache, repo  # noqa: E402
+from fexpkg.dev import repo  # noqa: E402
+from fexpkg.rootfs import ldcache  # noqa: E402
 
 SIZES = (300, 2_000, 9_000, 40_000)
 

@@ -87,8 +87,10 @@ def main() -> int:
     base = statistics.median(times.pop("python3 -c pass")) * 1000
     for label, values in times.items():
         median = statistics.median(values) * 1000
-        print(f"{label}: {median - base:.1f} ms over bare Python, ratio {median / base:.2f} "
-              f"(goal <= {GOAL_RATIO:.0f})")
+        print(
+            f"{label}: {median - base:.1f} ms over bare Python, ratio {median / base:.2f} "
+            f"(goal <= {GOAL_RATIO:.0f})"
+        )
     return 0
 
 

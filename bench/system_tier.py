@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fexpkg import dnf5host
+from fexpkg.dev import dnf5host
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 

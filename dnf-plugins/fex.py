@@ -17,7 +17,7 @@ import dnf.transaction
 from fexpkg.names import FEX_GROUP_IDS, WATCHED
 
 if TYPE_CHECKING:
-    from fexpkg.resolve import TransactionView
+    from fexpkg.system.resolve import TransactionView
 
 
 class _Prefixed(logging.LoggerAdapter):
@@ -49,7 +49,7 @@ class Fex(dnf.Plugin):
     def resolved(self) -> None:
         if self._resolving or (view := self._view()) is None:
             return
-        from fexpkg import dnf4  # FEX is involved: only now pay for the library
+        from fexpkg.system import dnf4  # FEX is involved: only now pay for the library
 
         if view.removes_fex:
             self._resolve_again(dnf4.remove_orphaned_companions(self.base, view))
@@ -104,8 +104,8 @@ class Fex(dnf.Plugin):
 
     def _run(self, action: str, **kwargs: object) -> None:
         """Run fexpkg setup or teardown; a failure is reported, never fails DNF's transaction."""
-        from fexpkg import actions
         from fexpkg.errors import FexpkgError
+        from fexpkg.system import actions
 
         try:
             getattr(actions, action)(Path(self.base.conf.installroot), **kwargs).log(log)
@@ -127,7 +127,7 @@ class Fex(dnf.Plugin):
         groups = {item.getCompsGroupItem().getGroupId() for item in self.base.history.group}
         view = None
         if (installs | removes) & WATCHED or groups & FEX_GROUP_IDS:
-            from fexpkg import dnf4
+            from fexpkg.system import dnf4
 
             view = dnf4.view(self.base, installs, removes)
         self._cached = (transaction, view)
@@ -140,7 +140,7 @@ class Fex(dnf.Plugin):
         return sorted(kernels - (view.removes - view.installs))
 
     def _page_size(self, view: TransactionView) -> int:
-        from fexpkg import target
+        from fexpkg.system import target
 
         return target.detect_page_size(
             Path(self.base.conf.installroot),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.binfmt import BinfmtEntry, BinfmtMisc, LiveEntry, elf_header
+from fexpkg.system.binfmt import BinfmtEntry, BinfmtMisc, LiveEntry, elf_header
 
 FEX_INSTALLED = Path(__file__).parent / "fixtures/roots/fex-installed"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import harness, repo
+from fexpkg.dev import checkout, harness, repo
 
-E2E_WORK = harness.CHECKOUT / "build" / "e2e"
+E2E_WORK = checkout.BUILD / "e2e"
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.binfmt import elf_header
+from fexpkg.system.binfmt import elf_header
 
 pytestmark = pytest.mark.e2e
 
@@ -67,9 +67,9 @@ STAND_IN_MUVM = Path(__file__).parents[1] / "fixtures/specs/sources/muvm-stand-i
 CHILD = r"""
 import json, os, subprocess, sys
 from pathlib import Path
-from fexpkg import actions
-from fexpkg.binfmt import BinfmtMisc, effective_handlers
-from fexpkg.rootfs import Root
+from fexpkg.system import actions
+from fexpkg.system.binfmt import BinfmtMisc, effective_handlers
+from fexpkg.confined import Root
 
 root, page_size, runs, unshare = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
 boot = sys.argv[5] == "boot"

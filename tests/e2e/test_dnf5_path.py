@@ -9,14 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import dnf5_actions
-from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH, GLOBAL_CONFIG, MISSING, ROOTFS_KEY, get_key, load
-from fexpkg.harness import CHECKOUT, Installroot
-from fexpkg.rootfs import Root
+from fexpkg.confined import Root
+from fexpkg.dev import dnf5_actions
+from fexpkg.dev.checkout import PLUGIN_DIR
+from fexpkg.dev.harness import Installroot
+from fexpkg.system.fexconfig import (
+    DEFAULT_ROOTFS_PATH,
+    GLOBAL_CONFIG,
+    MISSING,
+    ROOTFS_KEY,
+    get_key,
+    load,
+)
 
 pytestmark = pytest.mark.e2e
 
-ACTIONS = CHECKOUT / "dnf-plugins" / "fexpkg.actions"
+ACTIONS = PLUGIN_DIR / "fexpkg.actions"
 FEXPKG = Path(sys.executable).with_name("fexpkg")
 FEXPKG_STATE = "var/lib/fexpkg"
 

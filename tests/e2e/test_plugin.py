@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from fexpkg import actions, doctor
-from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH
-from fexpkg.harness import BOOKKEEPING, Installroot
+from fexpkg.dev.harness import BOOKKEEPING, Installroot
+from fexpkg.system import actions, doctor
+from fexpkg.system.fexconfig import DEFAULT_ROOTFS_PATH
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import comps, comps_validate, repo, specs
-from fexpkg.harness import snapshot
+from fexpkg.comps import document as comps_doc
+from fexpkg.comps import validate as comps_validate
+from fexpkg.dev import checkout, repo
+from fexpkg.dev.harness import snapshot
+from fexpkg.packaging import specs
 
 pytestmark = [
     pytest.mark.e2e,
@@ -191,7 +194,7 @@ def test_second_build_is_fast_and_rebuilds_nothing(
 ) -> None:
     out, work, comps = built
     before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    caplog.set_level(logging.INFO, logger="fexpkg.repo")
+    caplog.set_level(logging.INFO, logger="fexpkg.dev.repo")
     start = time.monotonic()
     repo.build_repo(out, comps_xml=comps, workdir=work)
     elapsed = time.monotonic() - start
@@ -236,7 +239,7 @@ def test_project_comps_closure_against_the_built_repository(fex_repo):
     """Every packagereq of the project's group and of the merged comps exists in the repository
     built from specs/ and the stand-ins: the closure check a compose would hit late."""
     merged = fex_repo.parent / "comps.xml"
-    files = [comps.PROJECT_COMPS, merged]
+    files = [checkout.PROJECT_COMPS, merged]
     assert comps_validate.validate_files(files, repo=fex_repo) == []
 
 

@@ -18,10 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import repo
-from fexpkg.fexconfig import DEFAULT_ROOTFS_PATH, GLOBAL_CONFIG, MISSING, ROOTFS_KEY, get_key, load
-from fexpkg.harness import Installroot
-from fexpkg.rootfs import Root
+from fexpkg.confined import Root
+from fexpkg.dev import repo
+from fexpkg.dev.harness import Installroot
+from fexpkg.system.fexconfig import (
+    DEFAULT_ROOTFS_PATH,
+    GLOBAL_CONFIG,
+    MISSING,
+    ROOTFS_KEY,
+    get_key,
+    load,
+)
 
 pytestmark = pytest.mark.e2e
 

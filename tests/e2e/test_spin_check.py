@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import repo, spin
 from fexpkg.cli import main
+from fexpkg.dev import checkout, repo
+from fexpkg.packaging import spin
 
 pytestmark = pytest.mark.e2e
 
@@ -112,7 +113,7 @@ def test_written_files_are_identical_on_a_second_run_and_committed(
     assert sorted(first) == sorted([spin.KICKSTART_NAME, spin.KIWI_NAME])
     assert run_cli(capsys, "--repo", str(fex_repo), "--out", str(out))[0] == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
-    committed = spin.DEFAULT_OUT
+    committed = checkout.SPIN_DIR
     assert {name: (committed / name).read_bytes() for name in first} == first
 
 

@@ -1,4 +1,4 @@
-"""System tier: the project's RPMs on a host of real DNF 5 and rpm 6 (see fexpkg.dnf5host)."""
+"""System tier: the project's RPMs on a host of real DNF 5 and rpm 6 (see fexpkg.dev.dnf5host)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import dnf5host, repo
-from fexpkg.dnf5host import REPO_MOUNT, SystemRoot
+from fexpkg.dev import dnf5host, repo
+from fexpkg.dev.dnf5host import REPO_MOUNT, SystemRoot
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

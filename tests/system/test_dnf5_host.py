@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
-from fexpkg import repo
-from fexpkg.dnf5host import FEXPKG_SPEC, REPO_MOUNT, WORK, SystemRoot, build_rpms, sources_of
+from fexpkg.dev import repo
+from fexpkg.dev.dnf5host import FEXPKG_SPEC, REPO_MOUNT, WORK, SystemRoot, build_rpms, sources_of
 
 GROUP = "@fex-x86-emulation"
 FEX_X86_64 = "FEX-x86_64"

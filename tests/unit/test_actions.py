@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import actions
-from fexpkg.apply import MANIFEST
-from fexpkg.binfmt import BinfmtMisc, effective_handlers
 from fexpkg.cli import root as cli_root
+from fexpkg.confined import Root
+from fexpkg.dev.harness import snapshot
 from fexpkg.errors import FexpkgError
-from fexpkg.harness import snapshot
-from fexpkg.rootfs import Root
-from fexpkg.target import Mode
+from fexpkg.system import actions
+from fexpkg.system.apply import MANIFEST
+from fexpkg.system.binfmt import BinfmtMisc, effective_handlers
+from fexpkg.system.target import Mode
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 HOME = Path("/home/u")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import apply as apply_mod
-from fexpkg.apply import MANIFEST, apply_plan, undo_all
-from fexpkg.harness import snapshot
-from fexpkg.plan import Plan, SetJsonKey, WriteFile, make_plan
-from fexpkg.rootfs import Root
-from fexpkg.target import Target
+from fexpkg.confined import Root
+from fexpkg.dev.harness import snapshot
+from fexpkg.system import apply as apply_mod
+from fexpkg.system.apply import MANIFEST, apply_plan, undo_all
+from fexpkg.system.plan import Plan, SetJsonKey, WriteFile, make_plan
+from fexpkg.system.target import Target
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 CONFIG = "usr/share/fex-emu/Config.json"

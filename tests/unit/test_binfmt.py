@@ -2,7 +2,9 @@
 
 import pytest
 
-from fexpkg.binfmt import (
+from fexpkg.confined import Root
+from fexpkg.errors import BinfmtError
+from fexpkg.system.binfmt import (
     BinfmtEntry,
     BinfmtMisc,
     effective_handlers,
@@ -10,8 +12,6 @@ from fexpkg.binfmt import (
     handler_for,
     parse_status,
 )
-from fexpkg.errors import BinfmtError
-from fexpkg.rootfs import Root
 
 FEX_X86 = (
     r":FEX-x86:M:0:\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00"

@@ -22,15 +22,15 @@ OPTIONAL = ("lxml", "rpm", "libcomps", "license_expression", "dnf", "libdnf5")
 """What the tooling commands import and python3-fexpkg does not require."""
 
 TOOLING = (
-    "fexpkg.comps",
-    "fexpkg.comps_merge",
-    "fexpkg.comps_repo",
-    "fexpkg.comps_validate",
-    "fexpkg.crashtest",
-    "fexpkg.harness",
-    "fexpkg.repo",
-    "fexpkg.specs",
-    "fexpkg.spin",
+    "fexpkg.comps.document",
+    "fexpkg.comps.merge",
+    "fexpkg.comps.repodata",
+    "fexpkg.comps.validate",
+    "fexpkg.dev.crashtest",
+    "fexpkg.dev.harness",
+    "fexpkg.dev.repo",
+    "fexpkg.packaging.specs",
+    "fexpkg.packaging.spin",
 )
 """fexpkg's tooling library modules: a root command has no use for them."""
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import libcomps
 import pytest
 
-from fexpkg import comps
-from fexpkg.comps_merge import build_repo_comps
+from fexpkg.comps import document as comps_doc
+from fexpkg.comps.merge import build_repo_comps
+from fexpkg.dev import checkout
 from fexpkg.errors import CompsError
 
 STAND_INS = {
@@ -33,7 +34,7 @@ STAND_INS = {
 
 
 def test_fold_upper_cases_ascii_letters_only() -> None:
-    assert comps.fold("kde-Apps_é") == "KDE-APPS_é"
+    assert comps_doc.fold("kde-Apps_é") == "KDE-APPS_é"
 
 
 def test_packagereq_key_ranks_types_as_comps_cleanup() -> None:
@@ -45,7 +46,7 @@ def test_packagereq_key_ranks_types_as_comps_cleanup() -> None:
         (None, "e"),
         ("default", "A"),
     ]
-    ordered = sorted(reqs, key=lambda r: comps.packagereq_key(*r))
+    ordered = sorted(reqs, key=lambda r: comps_doc.packagereq_key(*r))
     assert ordered == [
         (None, "e"),
         ("mandatory", "d"),
@@ -58,7 +59,7 @@ def test_packagereq_key_ranks_types_as_comps_cleanup() -> None:
 
 def test_category_key_compares_display_order_as_text() -> None:
     cats = [("5", "gnome"), ("10", "kde"), ("120", "neuro"), (None, "none")]
-    assert sorted(cats, key=lambda c: comps.category_key(*c)) == [
+    assert sorted(cats, key=lambda c: comps_doc.category_key(*c)) == [
         (None, "none"),
         ("10", "kde"),
         ("120", "neuro"),
@@ -67,21 +68,21 @@ def test_category_key_compares_display_order_as_text() -> None:
 
 
 def test_fragment_marker() -> None:
-    assert comps.is_fragment(comps.parse(comps.PROJECT_COMPS))
-    assert not comps.is_fragment(comps.parse(comps.FIXTURE_COMPS))
+    assert comps_doc.is_fragment(comps_doc.parse(checkout.PROJECT_COMPS))
+    assert not comps_doc.is_fragment(comps_doc.parse(checkout.FIXTURE_COMPS))
 
 
 def test_parse_not_well_formed_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xml.in"
     bad.write_text("<comps>\n  <group>\n</comps>\n")
     with pytest.raises(CompsError, match=r"bad.xml.in:3: not well-formed XML: "):
-        comps.parse(bad)
+        comps_doc.parse(bad)
 
 
 def test_render_renames_translatable_tags_only(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "comps-f42.xml"
-    comps.render(comps.FIXTURE_COMPS, out)
-    src = comps.FIXTURE_COMPS.read_text().splitlines()
+    comps_doc.render(checkout.FIXTURE_COMPS, out)
+    src = checkout.FIXTURE_COMPS.read_text().splitlines()
     dst = out.read_text().splitlines()
     assert len(src) == len(dst)
     expected = [
@@ -93,14 +94,14 @@ def test_render_renames_translatable_tags_only(tmp_path: Path) -> None:
 
 def test_render_output_loads_in_libcomps(tmp_path: Path) -> None:
     out = tmp_path / "comps.xml"
-    comps.render(comps.FIXTURE_COMPS, out)
+    comps_doc.render(checkout.FIXTURE_COMPS, out)
     loaded = libcomps.Comps()
     assert loaded.fromxml_f(str(out)) == 0, loaded.get_last_errors()
     assert loaded.groups["kde-desktop"].name == "KDE"
 
 
 def test_project_group_packagelist() -> None:
-    group = comps.parse(comps.PROJECT_COMPS).getroot().find("group")
+    group = comps_doc.parse(checkout.PROJECT_COMPS).getroot().find("group")
     assert group.findtext("id") == "fex-x86-emulation"
     assert group.findtext("_name") == "x86 Emulation"
     assert (group.findtext("default"), group.findtext("uservisible")) == ("false", "true")
@@ -121,13 +122,15 @@ def test_project_group_packagelist() -> None:
 
 
 def test_fixture_names_only_stand_in_packages() -> None:
-    root = comps.parse(comps.FIXTURE_COMPS).getroot()
+    root = comps_doc.parse(checkout.FIXTURE_COMPS).getroot()
     assert {r.text for r in root.iter("packagereq")} <= STAND_INS
     assert root.find("group[id='fex-x86-emulation']") is None
 
 
 def test_build_repo_comps_as_dnf_sees_it_on_aarch64(tmp_path: Path) -> None:
-    out = build_repo_comps(tmp_path / "repo" / "comps.xml")
+    out = build_repo_comps(
+        tmp_path / "repo" / "comps.xml", checkout.FIXTURE_COMPS, checkout.PROJECT_COMPS
+    )
     loaded = libcomps.Comps()
     assert loaded.fromxml_f(str(out)) == 0, loaded.get_last_errors()
     aarch64 = loaded.arch_filter(["aarch64"])

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import cli, comps
+from fexpkg import cli
+from fexpkg.dev import checkout
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "comps"
 
 
 def test_validate_clean_and_bad(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["comps", "validate", str(comps.FIXTURE_COMPS), str(comps.PROJECT_COMPS)]) == 0
+    assert (
+        cli.main(["comps", "validate", str(checkout.FIXTURE_COMPS), str(checkout.PROJECT_COMPS)])
+        == 0
+    )
     assert capsys.readouterr().out == ""
     bad = FIXTURES / "bad-package-twice.xml.in"
     assert cli.main(["comps", "validate", str(bad)]) == 1
@@ -24,11 +28,11 @@ def test_validate_clean_and_bad(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_merge_check_and_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "comps-f42.xml.in"
-    shutil.copy(comps.FIXTURE_COMPS, target)
+    shutil.copy(checkout.FIXTURE_COMPS, target)
     assert cli.main(["comps", "merge", "--into", str(target), "--check"]) == 1
     assert cli.main(["comps", "merge", "--into", str(target)]) == 0
     assert (
-        cli.main(["comps", "merge", "--into", str(target), "--check", str(comps.PROJECT_COMPS)])
+        cli.main(["comps", "merge", "--into", str(target), "--check", str(checkout.PROJECT_COMPS)])
         == 0
     )
     out = tmp_path / "comps.xml"

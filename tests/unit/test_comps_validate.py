@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from test_comps import STAND_INS
 
-from fexpkg import comps, comps_validate, specs
-from fexpkg import repo as repo_build
-from fexpkg.comps_merge import build_repo_comps
-from fexpkg.comps_repo import repo_packages
-from fexpkg.comps_synth import synthetic_comps
+from fexpkg.comps import document as comps_doc
+from fexpkg.comps import validate as comps_validate
+from fexpkg.comps.merge import build_repo_comps
+from fexpkg.comps.repodata import repo_packages
+from fexpkg.dev import checkout
+from fexpkg.dev import repo as repo_build
+from fexpkg.dev.comps_synth import synthetic_comps
 from fexpkg.errors import CompsError
+from fexpkg.packaging import specs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "comps"
 
@@ -22,15 +25,17 @@ def messages(name: str, **kwargs) -> list[str]:
     return [str(p).removeprefix(f"{path}:") for p in comps_validate.validate(path, **kwargs)]
 
 
-@pytest.mark.parametrize("path", [comps.FIXTURE_COMPS, comps.PROJECT_COMPS])
+@pytest.mark.parametrize("path", [checkout.FIXTURE_COMPS, checkout.PROJECT_COMPS])
 def test_shipped_files_are_clean(path: Path) -> None:
     assert comps_validate.validate(path) == []
 
 
 def test_rendered_and_merged_files_are_clean(tmp_path: Path) -> None:
     rendered = tmp_path / "comps-f42.xml"
-    comps.render(comps.FIXTURE_COMPS, rendered)
-    merged = build_repo_comps(tmp_path / "comps.xml")
+    comps_doc.render(checkout.FIXTURE_COMPS, rendered)
+    merged = build_repo_comps(
+        tmp_path / "comps.xml", checkout.FIXTURE_COMPS, checkout.PROJECT_COMPS
+    )
     assert comps_validate.validate_files([rendered, merged]) == []
 
 
@@ -128,7 +133,7 @@ def test_source_tags_in_rendered_file() -> None:
 
 def test_fragment_without_marker_needs_the_flag(tmp_path: Path) -> None:
     unmarked = tmp_path / "fex.xml.in"
-    unmarked.write_text(comps.PROJECT_COMPS.read_text().replace("<?fexpkg-comps fragment?>", ""))
+    unmarked.write_text(checkout.PROJECT_COMPS.read_text().replace("<?fexpkg-comps fragment?>", ""))
     assert any("schema:" in str(p) for p in comps_validate.validate(unmarked))
     assert comps_validate.validate(unmarked, fragment=True) == []
 
@@ -173,10 +178,12 @@ def test_repo_membership(tmp_path: Path) -> None:
 
 def test_repo_merged_comps_against_stand_ins(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", [(n, "aarch64") for n in sorted(STAND_INS)])
-    merged = build_repo_comps(tmp_path / "comps.xml")
+    merged = build_repo_comps(
+        tmp_path / "comps.xml", checkout.FIXTURE_COMPS, checkout.PROJECT_COMPS
+    )
     assert comps_validate.validate_files([merged], repo=repo) == []
 
 
 def test_repo_without_repodata_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CompsError, match="is .* a repository"):
-        comps_validate.validate_files([comps.FIXTURE_COMPS], repo=tmp_path)
+        comps_validate.validate_files([checkout.FIXTURE_COMPS], repo=tmp_path)

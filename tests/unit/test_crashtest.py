@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import crashtest, rootfs
+from fexpkg import confined as rootfs
+from fexpkg.dev import crashtest
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.dnf5_actions import ActionsError, PackageChange, commands, parse, split_command
+from fexpkg.dev.dnf5_actions import ActionsError, PackageChange, commands, parse, split_command
 from fexpkg.names import FEX_PACKAGE, WATCHED
 
 ACTIONS = Path(__file__).resolve().parents[2] / "dnf-plugins" / "fexpkg.actions"

@@ -14,7 +14,10 @@ pytest.importorskip("dnf", reason="python3-dnf is not installed")
 import dnf.transaction  # noqa: E402
 import libdnf.transaction as ltr  # noqa: E402
 
-from fexpkg import actions, resolve  # noqa: E402
+from fexpkg.system import (
+    actions,  # noqa: E402
+    resolve,
+)
 
 PLUGIN = Path(__file__).resolve().parents[2] / "dnf-plugins" / "fex.py"
 
@@ -133,7 +136,7 @@ def hooks(plugin_module, base: Base, page_size: str | None = "4096"):
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Path]]:
-    """setup/teardown calls of fexpkg.actions (recorded, not run)."""
+    """setup/teardown calls of fexpkg.system.actions (recorded, not run)."""
     made: list[tuple[str, Path]] = []
     for name in ("setup", "teardown"):
 
@@ -147,13 +150,16 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Path]]:
 
 def test_a_transaction_without_fex_costs_no_import_and_no_query(tmp_path, monkeypatch, calls):
     module = load_plugin()
-    for name in ("fexpkg.dnf4", "fexpkg.resolve", "fexpkg.target"):
+    for name in ("fexpkg.system.dnf4", "fexpkg.system.resolve", "fexpkg.system.target"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     kde = GroupItem(CompsGroup("kde-desktop", ["plasma"]))
     base = Base(tmp_path, [Tsi("kernel", dnf.transaction.PKG_INSTALL)], [kde])
     hooks(module, base)
     assert (base.installs, base.resolves, calls) == ([], 0, [])
-    assert not {"fexpkg.dnf4", "fexpkg.resolve", "fexpkg.target"} & sys.modules.keys()
+    assert (
+        not {"fexpkg.system.dnf4", "fexpkg.system.resolve", "fexpkg.system.target"}
+        & sys.modules.keys()
+    )
 
 
 def test_group_install_requests_companions_as_group_members(tmp_path, calls):

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import actions, cli, harness, target
-from fexpkg.apply import pending
-from fexpkg.binfmt import BinfmtMisc
-from fexpkg.doctor import Check, Outcome, diagnose
-from fexpkg.plan import ROOTFS_IMAGE, make_plan
-from fexpkg.target import Target
+from fexpkg import cli
+from fexpkg.dev import harness
+from fexpkg.system import actions, target
+from fexpkg.system.apply import pending
+from fexpkg.system.binfmt import BinfmtMisc
+from fexpkg.system.doctor import Check, Outcome, diagnose
+from fexpkg.system.plan import ROOTFS_IMAGE, make_plan
+from fexpkg.system.target import Target
 
 HOME = Path("/home/u")
 FULL_NATIVE = ("usr/bin/erofsfuse", "usr/lib64/fex-emu/HostThunks/")

@@ -1,4 +1,4 @@
-"""fexpkg.erofs: the standard-library reader against mkfs.erofs images of known trees."""
+"""fexpkg.rootfs.erofs: the standard-library reader against mkfs.erofs images of known trees."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import erofs
 from fexpkg.errors import ErofsError
+from fexpkg.rootfs import erofs
 
 pytestmark = pytest.mark.skipif(shutil.which("mkfs.erofs") is None, reason="no mkfs.erofs")
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
-from fexpkg.fexconfig import (
+from fexpkg.system.fexconfig import (
     MISSING,
     ROOTFS_KEY,
     UserDirs,
@@ -17,7 +18,6 @@ from fexpkg.fexconfig import (
     user_dirs,
     with_key,
 )
-from fexpkg.rootfs import Root
 
 HOME = Path("/home/u")
 

@@ -24,10 +24,10 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures/roots/fex-installed"
 SCENARIO = r"""
 import contextlib, io, json, os, re, shutil, subprocess, sys
 from pathlib import Path
-from fexpkg import doctor
+from fexpkg.system import doctor
 from fexpkg.cli import main
-from fexpkg.crashtest import prepare
-from fexpkg.harness import snapshot
+from fexpkg.dev.crashtest import prepare
+from fexpkg.dev.harness import snapshot
 
 kind, work, fixture, size = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 TEMPORARY = re.compile(r"\..+\.fexpkg-[0-9a-f]{8}")

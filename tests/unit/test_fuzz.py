@@ -11,12 +11,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from fexpkg import actions, comps, comps_validate
-from fexpkg.binfmt import FLAGS, BinfmtEntry
+from fexpkg.comps import document as comps_doc
+from fexpkg.comps import validate as comps_validate
+from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError, ConfigError, FexpkgError
-from fexpkg.fexconfig import GLOBAL_CONFIG, MISSING, ROOTFS_KEY, dumps, get_key, load, with_key
-from fexpkg.plan import ROOTFS_IMAGE
-from fexpkg.rootfs import Root
+from fexpkg.system import actions
+from fexpkg.system.binfmt import FLAGS, BinfmtEntry
+from fexpkg.system.fexconfig import (
+    GLOBAL_CONFIG,
+    MISSING,
+    ROOTFS_KEY,
+    dumps,
+    get_key,
+    load,
+    with_key,
+)
+from fexpkg.system.plan import ROOTFS_IMAGE
 
 FEX_INSTALLED = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
 COMPS = Path(__file__).parents[1] / "fixtures/comps/comps-f42.xml.in"
@@ -163,7 +173,7 @@ def test_what_crashes_libcomps_is_reported_not_loaded(tmp_path, old, new, proble
 
 def test_comps_fixture_is_clean():
     assert comps_validate.validate(COMPS) == []
-    assert comps.is_source(COMPS)
+    assert comps_doc.is_source(COMPS)
 
 
 # -- Config.json ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The DNF harness's reading of DNF's output (the runs themselves are tested in tests/e2e)."""
 
-from fexpkg.harness import DnfResult, snapshot
+from fexpkg.dev.harness import DnfResult, snapshot
 
 TABLE = """\
 Dependencies resolved.

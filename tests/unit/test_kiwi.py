@@ -1,4 +1,4 @@
-"""fexpkg.kiwi against the real Kiwi: shipped descriptions and the spin fragment, broken ones."""
+"""fexpkg.packaging.kiwi against the real Kiwi: shipped descriptions, spin fragment, broken ones."""
 
 from __future__ import annotations
 
@@ -13,21 +13,24 @@ import pytest
 
 pytest.importorskip("kiwi.xml_description", reason="Kiwi is not installed (pip install kiwi)")
 
-from fexpkg import kiwi, spin  # noqa: E402
+from fexpkg.dev import checkout  # noqa: E402
 from fexpkg.errors import MissingDependency  # noqa: E402
+from fexpkg.packaging import kiwi, spin  # noqa: E402
+
+SHIPPED = kiwi.files_in(checkout.KIWI_DIR, checkout.SPIN_DIR)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kiwi"
 BAD_LOCALE = FIXTURES / "bad-locale.kiwi"
 
 
 def test_default_files_are_the_shipped_descriptions_and_the_spin_fragment() -> None:
-    names = [p.name for p in kiwi.default_files()]
+    names = [p.name for p in SHIPPED]
     assert names == ["fex-rootfs.kiwi", "fex-sysroot.kiwi", spin.KIWI_NAME]
-    assert [kiwi.is_fragment(p) for p in kiwi.default_files()] == [False, False, True]
+    assert [kiwi.is_fragment(p) for p in SHIPPED] == [False, False, True]
 
 
 def test_every_shipped_description_and_the_spin_fragment_pass() -> None:
-    assert kiwi.check_files(kiwi.default_files()) == []
+    assert kiwi.check_files(SHIPPED) == []
 
 
 def test_the_old_rootfs_locale_fails_at_its_line() -> None:
@@ -50,7 +53,7 @@ def test_a_description_is_checked_whatever_its_file_name(tmp_path: Path) -> None
 
 
 def test_a_profile_without_a_build_type_fails(tmp_path: Path) -> None:
-    text = (kiwi.DESCRIPTION_DIR / "fex-rootfs.kiwi").read_text()
+    text = (checkout.KIWI_DIR / "fex-rootfs.kiwi").read_text()
     no_type = tmp_path / "no-type.kiwi"
     no_type.write_text(text.replace('<type image="erofs" erofscompression="lz4"/>', ""))
     profile_line = next(
@@ -109,11 +112,11 @@ def test_kiwi_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
 def test_importing_kiwi_leaves_the_logger_class_alone() -> None:
     # `import kiwi` sets a process-wide logger class: check in a process that had not imported it.
     code = (
-        "import logging, sys; from pathlib import Path; from fexpkg import kiwi; "
+        "import logging, sys; from pathlib import Path; from fexpkg.packaging import kiwi; "
         "kiwi.check_files([Path(sys.argv[1])]); "
         "print(logging.getLoggerClass() is logging.Logger, 'kiwi.logger' in sys.modules)"
     )
-    src = str(Path(kiwi.__file__).parents[1])
+    src = str(Path(kiwi.__file__).parents[2])
     env = {**os.environ, "PYTHONPATH": src}
     run = subprocess.run(
         [sys.executable, "-c", code, str(BAD_LOCALE)], capture_output=True, text=True, env=env

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.plan import launcher_script
+from fexpkg.system.plan import launcher_script
 
 STAND_IN = Path(__file__).parents[1] / "fixtures/specs/sources/muvm-stand-in.sh"
 

@@ -1,4 +1,4 @@
-"""fexpkg.ldcache: glibc's ld.so.cache format."""
+"""fexpkg.rootfs.ldcache: glibc's ld.so.cache format."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import ldcache
 from fexpkg.errors import LdCacheError
+from fexpkg.rootfs import ldcache
 
 TREE_CACHE = Path(__file__).resolve().parents[1] / "fixtures/rootfs-tree/etc/ld.so.cache"
 

@@ -5,9 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.binfmt import BinfmtEntry
-from fexpkg.plan import LAUNCHER_SCRIPT, ROOTFS_IMAGE, SetJsonKey, Symlink, WriteFile, make_plan
-from fexpkg.target import Target
+from fexpkg.system.binfmt import BinfmtEntry
+from fexpkg.system.plan import (
+    LAUNCHER_SCRIPT,
+    ROOTFS_IMAGE,
+    SetJsonKey,
+    Symlink,
+    WriteFile,
+    make_plan,
+)
+from fexpkg.system.target import Target
 
 HOME = Path("/home/u")
 

@@ -1,4 +1,4 @@
-"""fexpkg.repo without rpmbuild: input digests, skip logic, generated sources, publishing."""
+"""fexpkg.dev.repo without rpmbuild: input digests, skip logic, generated sources, publishing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import repo
+from fexpkg.dev import repo
 from fexpkg.errors import RepoError
 
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from fexpkg.names import MUVM_PACKAGE as MUVM
-from fexpkg.resolve import COMPANIONS, TransactionView, additions, wanted_companions
+from fexpkg.system.resolve import COMPANIONS, TransactionView, additions, wanted_companions
 
 ALL = {*COMPANIONS, MUVM}
 

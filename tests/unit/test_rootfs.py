@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from fexpkg import rootfs
+from fexpkg import confined as rootfs
+from fexpkg.confined import Root
 from fexpkg.errors import UnsafePathError
-from fexpkg.rootfs import Root
 
 
 @pytest.fixture

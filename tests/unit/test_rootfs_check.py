@@ -1,4 +1,4 @@
-"""fexpkg.rootfs_check: good and bad RootFS images made with mkfs.erofs, one bad image per check."""
+"""fexpkg.rootfs.check: good and bad RootFS images made with mkfs.erofs, one bad image per check."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import ldcache, repo, rootfs_check
-from fexpkg.rootfs import Root
+from fexpkg.confined import Root
+from fexpkg.dev import repo
+from fexpkg.rootfs import check as rootfs_check
+from fexpkg.rootfs import ldcache
 
 pytestmark = pytest.mark.skipif(shutil.which("mkfs.erofs") is None, reason="no mkfs.erofs")
 

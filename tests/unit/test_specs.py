@@ -1,4 +1,4 @@
-"""fexpkg.specs: project macros, rpm parse errors, the project checks, `fexpkg spec lint`."""
+"""fexpkg.packaging.specs: project macros, rpm parse errors, project checks, `fexpkg spec lint`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import specs
 from fexpkg.cli import spec as spec_cli
+from fexpkg.packaging import specs
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 BAD = CHECKOUT / "tests" / "fixtures" / "bad-specs"

@@ -1,4 +1,4 @@
-"""The pure parts of fexpkg.spin: diffing package sets, problems, the report, the ks/Kiwi text."""
+"""The pure parts of fexpkg.packaging.spin: package-set diffs, problems, report, ks/Kiwi text."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from fexpkg import cli, spin
-from fexpkg.spin import Resolution, SpinCheck
+from fexpkg import cli
+from fexpkg.packaging import spin
+from fexpkg.packaging.spin import Resolution, SpinCheck
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 WITHOUT = "kde-desktop-environment"
@@ -102,7 +103,7 @@ def test_check_needs_a_repository() -> None:
 
 
 def test_library_does_not_import_dnf() -> None:
-    code = "import sys, fexpkg.spin, fexpkg.cli; print('dnf' in sys.modules)"
+    code = "import sys, fexpkg.packaging.spin, fexpkg.cli; print('dnf' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
 

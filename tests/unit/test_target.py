@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg import actions, target
 from fexpkg.errors import FexpkgError
-from fexpkg.target import Mode, Target, detect_page_size, page_size_of
+from fexpkg.system import actions, target
+from fexpkg.system.target import Mode, Target, detect_page_size, page_size_of
 
 
 def test_mode_follows_page_size(tmp_path):

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
 from fexpkg import __version__
-from fexpkg.cli import comps, demo, kiwi, repo, root, rootfs, spec
+from fexpkg.cli import comps, kiwi, root, rootfs, spec
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger("fexpkg")
 
-GROUPS = (root, repo, comps, spec, kiwi, demo, rootfs)
+GROUPS = (root, comps, spec, kiwi, rootfs)
+
+
+def _is_checkout() -> bool:
+    """Whether fexpkg runs from its source checkout: the RPM does not install fexpkg.dev."""
+    return importlib.util.find_spec("fexpkg.dev") is not None
+
+
+def _groups() -> tuple[ModuleType, ...]:
+    if not _is_checkout():
+        return GROUPS
+    from fexpkg.dev import demo, repo_command
+
+    return (*GROUPS, repo_command, demo)
+
+
+def checkout_path(name: str, option: str) -> Path:
+    """A command's default from the checkout (e.g. the project's comps); installed, ask for it."""
+    if not _is_checkout():
+        raise FexpkgError(f"no default outside fexpkg's source checkout: give {option}")
+    from fexpkg.dev import checkout
+
+    return getattr(checkout, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fexpkg {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in GROUPS:
+    for group in _groups():
         group.register(sub)
     return parser
 

@@ -98,7 +98,7 @@ def _register_spin(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from fexpkg import comps_validate
+    from fexpkg.comps import validate as comps_validate
 
     problems = comps_validate.validate_files(args.files, args.repo, args.fragment)
     for problem in problems:
@@ -107,9 +107,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from fexpkg import comps, comps_merge
+    from fexpkg.cli import checkout_path
+    from fexpkg.comps import merge as comps_merge
 
-    changed = comps_merge.merge(args.into, args.addition or comps.PROJECT_COMPS, check=args.check)
+    changed = comps_merge.merge(
+        args.into,
+        args.addition or checkout_path("PROJECT_COMPS", "the FRAGMENT to merge"),
+        check=args.check,
+    )
     if args.check:
         print(f"{args.into}: {'would change' if changed else 'up to date'}")
         return 1 if changed else 0
@@ -118,14 +123,15 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from fexpkg import comps
+    from fexpkg.comps import document as comps_doc
 
-    comps.render(args.src, args.output)
+    comps_doc.render(args.src, args.output)
     return 0
 
 
 def _spin_check(args: argparse.Namespace) -> int:
-    from fexpkg import spin
+    from fexpkg.cli import checkout_path
+    from fexpkg.packaging import spin
 
     result = spin.check(args.repos)
     if not result.ok:
@@ -133,6 +139,6 @@ def _spin_check(args: argparse.Namespace) -> int:
             print(f"fexpkg: error: {problem}", file=sys.stderr)
         return 1
     print(spin.report(result), end="")
-    for path in spin.write_outputs(args.out or spin.DEFAULT_OUT):
+    for path in spin.write_outputs(args.out or checkout_path("SPIN_DIR", "--out DIR")):
         print(f"wrote {path}")
     return 0

@@ -27,9 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from fexpkg import kiwi  # lazily: Kiwi and its schema cost ~1 s
+    from fexpkg.cli import checkout_path
+    from fexpkg.packaging import kiwi  # lazily: Kiwi and its schema cost ~1 s
 
-    files = args.files or kiwi.default_files()
+    files = args.files or kiwi.files_in(
+        checkout_path("KIWI_DIR", "the FILEs to check"),
+        checkout_path("SPIN_DIR", "the FILEs to check"),
+    )
     problems = kiwi.check_files(files)
     for problem in problems:
         print(problem)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fexpkg import actions
+    from fexpkg.system import actions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,13 +73,13 @@ def _summary(command: str, report: actions.Report) -> int:
 
 
 def run_setup(args: argparse.Namespace) -> int:
-    from fexpkg import actions
+    from fexpkg.system import actions
 
     return _summary("setup", actions.setup(args.root, args.page_size, live=args.live))
 
 
 def run_teardown(args: argparse.Namespace) -> int:
-    from fexpkg import actions
+    from fexpkg.system import actions
 
     return _summary("teardown", actions.teardown(args.root, live=args.live))
 
@@ -91,8 +91,8 @@ def _handler(handler: actions.Handler | None) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from fexpkg import actions
-    from fexpkg.target import Mode
+    from fexpkg.system import actions
+    from fexpkg.system.target import Mode
 
     st = actions.status(args.root, page_size=args.page_size)
     if args.json:
@@ -118,7 +118,9 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     """Print one line per check (and its fix); exit 1 when a check fails."""
-    from fexpkg import doctor  # only here: setup, run on every FEX transaction, starts faster
+    from fexpkg.system import (
+        doctor,  # only here: setup, run on every FEX transaction, starts faster
+    )
 
     diagnosis = doctor.diagnose(args.root, page_size=args.page_size)
     if args.json:

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from fexpkg import rootfs_check
+    from fexpkg.rootfs import check as rootfs_check
 
     report = rootfs_check.check(args.rootfs)
     if args.json:

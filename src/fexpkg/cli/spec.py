@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from fexpkg import specs
+    from fexpkg.packaging import specs
 
     problems = specs.lint(args.specs)
     for problem in problems:

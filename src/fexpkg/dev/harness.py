@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fexpkg import comps_merge, repo
+from fexpkg.comps import merge as comps_merge
+from fexpkg.dev import repo
+from fexpkg.dev.checkout import FIXTURE_COMPS, PLUGIN_DIR, PROJECT_COMPS, SRC
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger(__name__)
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-PLUGIN_DIR = CHECKOUT / "dnf-plugins"
 ARCH = "aarch64"
 RELEASEVER = "42"
 
@@ -96,7 +96,7 @@ def build_test_repo(work: Path) -> Path:
     """Build the repository of specs/ and the test stand-ins, with comps from comps/, in work/."""
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    comps_xml = comps_merge.build_repo_comps(work / "comps.xml")
+    comps_xml = comps_merge.build_repo_comps(work / "comps.xml", FIXTURE_COMPS, PROJECT_COMPS)
     return repo.build_repo(work / "repo", comps_xml=comps_xml)
 
 
@@ -132,7 +132,7 @@ class Installroot:
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment DNF and rpm run with: private HOME, this checkout's library."""
         env = repo.rpm_env(self.home)
-        src = str(CHECKOUT / "src")
+        src = str(SRC)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         env.pop("FEXPKG_PAGE_SIZE", None)
         env.update(extra or {})

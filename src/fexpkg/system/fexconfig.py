@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
-from fexpkg.rootfs import Root
 
 GLOBAL_DATA_DIR = "usr/share/fex-emu"
 GLOBAL_CONFIG = f"{GLOBAL_DATA_DIR}/Config.json"

@@ -25,11 +25,13 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fexpkg import comps_merge, harness, repo, specs
-from fexpkg.harness import HarnessError
+from fexpkg.comps import merge as comps_merge
+from fexpkg.dev import checkout, harness, repo
+from fexpkg.dev.harness import HarnessError
+from fexpkg.packaging import specs
 
-WORK = harness.CHECKOUT / "build" / "system"
-FEXPKG_SPEC = repo.SPECS / "fexpkg.spec"
+WORK = checkout.BUILD / "system"
+FEXPKG_SPEC = checkout.SPECS / "fexpkg.spec"
 #: RPMs of fexpkg.spec: built in the root, never taken from the host's build.
 FEXPKG_RPMS = ("python3-fexpkg-", "python3-dnf-plugin-fex-", "libdnf5-plugin-fex-")
 
@@ -389,7 +391,7 @@ def build_repo(base: Path, scratch: Path) -> Path:
     """The test repository for a root made from base: the host's build of the stand-ins and
     the RootFS/sysroot packages (they hold no Python), fexpkg's RPMs and the host-provides
     package built in the root, the project's comps. Returns WORK/repo."""
-    host_repo = harness.build_test_repo(harness.CHECKOUT / "build" / "e2e")
+    host_repo = harness.build_test_repo(checkout.BUILD / "e2e")
     out = WORK / "repo"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -398,7 +400,12 @@ def build_repo(base: Path, scratch: Path) -> Path:
             shutil.copy2(rpm_file, out / rpm_file.name)
     for rpm_file in built_in_root(base, scratch):
         shutil.copy2(rpm_file, out / rpm_file.name)
-    repo.createrepo(out, comps_merge.build_repo_comps(WORK / "comps.xml"))
+    repo.createrepo(
+        out,
+        comps_merge.build_repo_comps(
+            WORK / "comps.xml", checkout.FIXTURE_COMPS, checkout.PROJECT_COMPS
+        ),
+    )
     return out
 
 

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fexpkg.apply import Result, apply_plan, undo_all
-from fexpkg.binfmt import (
+from fexpkg.confined import Root
+from fexpkg.errors import BinfmtError, ConfigError, FexpkgError
+from fexpkg.system.apply import Result, apply_plan, undo_all
+from fexpkg.system.binfmt import (
     AppliedEntry,
     BinfmtEntry,
     BinfmtMisc,
@@ -19,9 +21,8 @@ from fexpkg.binfmt import (
     elf_header,
     handler_for,
 )
-from fexpkg.errors import BinfmtError, ConfigError, FexpkgError
-from fexpkg.fexconfig import GLOBAL_CONFIG, RootFSInEffect, resolve_rootfs
-from fexpkg.plan import (
+from fexpkg.system.fexconfig import GLOBAL_CONFIG, RootFSInEffect, resolve_rootfs
+from fexpkg.system.plan import (
     ARCHES,
     LAUNCHER,
     MUVM_NAME,
@@ -30,8 +31,7 @@ from fexpkg.plan import (
     make_plan,
     muvm_warnings,
 )
-from fexpkg.rootfs import Root
-from fexpkg.target import Mode, Target, is_host, page_size_of
+from fexpkg.system.target import Mode, Target, is_host, page_size_of
 
 log = logging.getLogger(__name__)
 

@@ -50,11 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from fexpkg import repo
+    from fexpkg.dev import checkout, repo
 
     out = repo.build_repo(
         args.out,
-        spec_dirs=args.spec_dirs or (repo.SPECS, repo.FIXTURE_SPECS),
+        spec_dirs=args.spec_dirs or (checkout.SPECS, repo.FIXTURE_SPECS),
         comps_xml=args.comps,
         workdir=args.workdir,
     )

@@ -1,7 +1,7 @@
 """The DNF 4 plugin's steps once a transaction involves FEX (dnf-plugins/fex.py calls them).
 
 Imported only by the plugin, inside DNF, so it may use libdnf; the decisions themselves are
-`fexpkg.resolve`'s. Each function takes the plugin's `dnf.Base`.
+`fexpkg.system.resolve`'s. Each function takes the plugin's `dnf.Base`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import dnf
 import libdnf.transaction as ltr
 from dnf.transaction import FORWARD_ACTIONS
 
-from fexpkg import resolve
 from fexpkg.names import FEX_GROUP_IDS
+from fexpkg.system import resolve
 
 log = logging.getLogger("dnf.plugin")
 
@@ -37,7 +37,7 @@ def fex_groups(base: dnf.Base, all_groups: bool = False) -> list:
 def view(
     base: dnf.Base, installs: Iterable[str], removes: Iterable[str]
 ) -> resolve.TransactionView:
-    """The transaction as fexpkg.resolve sees it."""
+    """The transaction as fexpkg.system.resolve sees it."""
     groups = {g.getGroupId() for g in fex_groups(base, all_groups=True)}
     return resolve.TransactionView.of(groups, installs, removes)
 

@@ -1,12 +1,13 @@
 """The AArch64 KDE spin's package set: what `fex-x86-emulation` adds to `kde-desktop-environment`.
 
 `check(repos)` resolves, with DNF's real depsolver, the packages a fresh aarch64 installation of the
-KDE environment would get, without and with the FEX option group, installing nothing. DNF runs in
-a subprocess (`python -m fexpkg.spin`, see `_runner_main`): the library never imports `dnf`. The
-subprocess gets a scratch installroot, an empty reposdir and only the given repositories; it reads
-the comps with `arch_filter=True`, installs the environment (DNF 4 does not pull an environment's
-optional groups, so the option group is installed explicitly for the "with" set), resolves, and
-prints the names of `base.transaction.install_set` as JSON. Nothing is downloaded or run.
+KDE environment would get, without and with the FEX option group, installing nothing. DNF runs in a
+subprocess (`python -m fexpkg.packaging.spin`, see `_runner_main`): the library never imports `dnf`.
+The subprocess gets a scratch installroot, an empty reposdir and only the given repositories; it
+reads the comps with `arch_filter=True`, installs the environment (DNF 4 does not pull an
+environment's optional groups, so the option group is installed explicitly for the "with" set),
+resolves, and prints the names of `base.transaction.install_set` as JSON. Nothing is downloaded or
+run.
 
 Anything that does not resolve is a problem: a group or environment the comps lacks, the option
 not being in the environment's optionlist, a packagereq no repository offers (DNF itself only
@@ -28,12 +29,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fexpkg.comps import atomic_write
+import fexpkg
+from fexpkg.confined import replace_file
 from fexpkg.errors import FexpkgError
 
 log = logging.getLogger(__name__)
 
-CHECKOUT = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "kde-desktop-environment"
 OPTION = "fex-x86-emulation"
 ARCH = "aarch64"
@@ -42,7 +43,6 @@ RELEASEVER = "42"
 PACKAGE_TYPES = ("mandatory", "default", "conditional")
 #: Package architectures an aarch64 installation can use.
 ARCHES = (ARCH, "noarch")
-DEFAULT_OUT = CHECKOUT / "comps" / "spin"
 KICKSTART_NAME = "fex-kde-aarch64.ks"
 KIWI_NAME = "fex-kde-aarch64.kiwi.xml"
 #: Seconds one DNF resolution may take before it is reported as a problem.
@@ -160,12 +160,12 @@ def render_kiwi(environment: str = ENVIRONMENT, option: str = OPTION, arch: str 
     )
 
 
-def write_outputs(out: Path = DEFAULT_OUT) -> list[Path]:
+def write_outputs(out: Path) -> list[Path]:
     """Write the kickstart and Kiwi fragments under `out` atomically; return their paths."""
     written = []
     for name, text in ((KICKSTART_NAME, render_kickstart()), (KIWI_NAME, render_kiwi())):
         path = out / name
-        atomic_write(path, text.encode())
+        replace_file(path, text.encode())
         written.append(path)
     return written
 
@@ -198,15 +198,15 @@ def check(repos: Sequence[Path], environment: str = ENVIRONMENT, option: str = O
 
 def _run_runner(request: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="fexpkg-spin-") as tmp:
-        from fexpkg.specs import rpm_env  # the rpm bindings only when DNF is about to run
+        from fexpkg.packaging.specs import rpm_env  # the rpm bindings only when DNF is about to run
 
         env = rpm_env(Path(tmp) / "home")
-        src = str(CHECKOUT / "src")
+        src = str(Path(fexpkg.__file__).resolve().parents[1])  # where this fexpkg is imported from
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         request = {**request, "work": tmp}
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "fexpkg.spin"],
+                [sys.executable, "-m", "fexpkg.packaging.spin"],
                 input=json.dumps(request),
                 capture_output=True,
                 text=True,

@@ -11,9 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fexpkg.binfmt import BinfmtEntry, is_mask, read_entries
+from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
-from fexpkg.fexconfig import (
+from fexpkg.system.binfmt import BinfmtEntry, is_mask, read_entries
+from fexpkg.system.fexconfig import (
     DEFAULT_ROOTFS,
     DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
@@ -24,8 +25,7 @@ from fexpkg.fexconfig import (
     rootfs_path,
     user_config_path,
 )
-from fexpkg.rootfs import Root
-from fexpkg.target import Mode, Target
+from fexpkg.system.target import Mode, Target
 
 ARCHES = ("x86", "x86_64")
 PACKAGE_BINFMT = "usr/lib/binfmt.d/FEX-{arch}.conf"
@@ -43,7 +43,7 @@ NO_ROOTFS = "no RootFS image installed: install fex-emu-rootfs-fedora"
 
 def launcher_script(muvm: str = "/usr/bin/muvm", bindir: str = "/usr/bin") -> bytes:
     """The muvm launcher (data/fex-muvm.sh), with muvm and FEX's directory where given."""
-    text = resources.files("fexpkg").joinpath("data/fex-muvm.sh").read_text(encoding="utf-8")
+    text = resources.files("fexpkg.system").joinpath("data/fex-muvm.sh").read_text(encoding="utf-8")
     text = text.replace("\nmuvm=/usr/bin/muvm\n", f"\nmuvm={shlex.quote(muvm)}\n", 1)
     text = text.replace("\nbindir=/usr/bin\n", f"\nbindir={shlex.quote(bindir)}\n", 1)
     return text.encode()

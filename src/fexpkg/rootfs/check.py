@@ -2,11 +2,10 @@
 
 FEX overlays the RootFS on the host by path, so a RootFS is conceptually `/usr` plus a few parts of
 `/etc` and `/var`: whatever else it holds shadows the host's files for x86 programs (and breaks the
-bind mounts container runtimes make). With no thunks it is the whole x86 graphics stack. The
-checks read an EroFS image (fexpkg.erofs, standard library only: `fexpkg doctor` runs them) or a
-directory tree. Each finding names the path inside the RootFS, why it matters and what to change,
-in terms of the Kiwi description the RootFS is built from (specs/sources/fex-rootfs.kiwi).
-"""
+bind mounts container runtimes make). With no thunks it is the whole x86 graphics stack. The checks
+read an EroFS image (fexpkg.rootfs.erofs, standard library only: `fexpkg doctor` runs them) or a
+directory tree. Each finding names the path inside the RootFS, why it matters and what to change, in
+terms of the Kiwi description the RootFS is built from (specs/sources/fex-rootfs.kiwi)."""
 
 from __future__ import annotations
 
@@ -22,15 +21,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fexpkg import __version__, erofs, ldcache
+from fexpkg import __version__
 from fexpkg.errors import FexpkgError, LdCacheError, RootfsCheckError
+from fexpkg.rootfs import erofs, ldcache
 
 if TYPE_CHECKING:
-    from fexpkg.rootfs import Root
+    from fexpkg.confined import Root
 
 log = logging.getLogger(__name__)
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 KIWI = "fex-rootfs.kiwi"
 MERGED = ("bin", "sbin", "lib", "lib64")
 TOP_LEVEL = frozenset(("usr", "etc", "var", *MERGED))
@@ -409,7 +409,7 @@ def _etc(tree: Tree, report: Report) -> None:
                 path,
                 f"not on fexpkg's /etc allow-list: it shadows the host's /{path} for x86 programs",
                 f"{_strip(path)}; if x86 programs need it, add it to "
-                "src/fexpkg/data/rootfs-etc.toml with the reason",
+                "src/fexpkg/rootfs/data/rootfs-etc.toml with the reason",
             )
 
 
@@ -691,7 +691,7 @@ def cached_check(root: Root, image: str, cache_in: Path) -> Report:
     data = json.dumps({"key": key, "report": report.as_dict()}, indent=1).encode()
     try:
         cache_in.mkdir(parents=True, exist_ok=True)
-        from fexpkg.rootfs import Root as CacheDir  # only doctor's path writes the cache
+        from fexpkg.confined import Root as CacheDir  # only doctor's path writes the cache
 
         CacheDir(cache_in).write_atomic(name, data)
     except (OSError, FexpkgError) as exc:

@@ -10,8 +10,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError
-from fexpkg.rootfs import Root
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fexpkg import actions, rootfs_check
-from fexpkg.apply import MANIFEST, Manifest, pending
-from fexpkg.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
+from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError
-from fexpkg.fexconfig import (
+from fexpkg.rootfs import check as rootfs_check
+from fexpkg.system import actions
+from fexpkg.system.apply import MANIFEST, Manifest, pending
+from fexpkg.system.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
+from fexpkg.system.fexconfig import (
     DEFAULT_ROOTFS_PATH,
     GLOBAL_CONFIG,
     GLOBAL_DATA_DIR,
@@ -29,7 +31,7 @@ from fexpkg.fexconfig import (
     load,
     user_config_path,
 )
-from fexpkg.plan import (
+from fexpkg.system.plan import (
     ARCHES,
     FEX_BINARIES,
     LAUNCHER,
@@ -39,8 +41,7 @@ from fexpkg.plan import (
     SetJsonKey,
     make_plan,
 )
-from fexpkg.rootfs import Root
-from fexpkg.target import ENV_PAGE_SIZE, Mode, Target
+from fexpkg.system.target import ENV_PAGE_SIZE, Mode, Target
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,10 @@
 """Build the project's RPM repository: rpmbuild of specs/ and the test stand-ins, createrepo_c.
 
-Every rpmbuild, rpm and dnf run of the project uses `rpm_env(home)` (defined beside the
-macros in fexpkg.specs, re-exported here): a private HOME whose `.rpmmacros` holds the project
-macros (Debian's rpm lacks Fedora's; `rpmbuild --load` is dropped with --target). Specs are
-built with `rpmbuild -bb --target aarch64`, each in its own topdir, and skipped when nothing
-they are built from changed (spec, sources, macros).
-"""
+Every rpmbuild, rpm and dnf run of the project uses `rpm_env(home)` (defined beside the macros in
+fexpkg.packaging.specs, re-exported here): a private HOME whose `.rpmmacros` holds the project
+macros (Debian's rpm lacks Fedora's; `rpmbuild --load` is dropped with --target). Specs are built
+with `rpmbuild -bb --target aarch64`, each in its own topdir, and skipped when nothing they are
+built from changed (spec, sources, macros)."""
 
 from __future__ import annotations
 
@@ -25,21 +24,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fexpkg import specs
+from fexpkg.dev.checkout import CHECKOUT, FIXTURES, SPECS, SRC
 from fexpkg.errors import RepoError, SpecError
-from fexpkg.specs import rpm_env
+from fexpkg.packaging import specs
+from fexpkg.packaging.specs import rpm_env
 
 log = logging.getLogger(__name__)
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-SPECS = CHECKOUT / "specs"
-FIXTURES = CHECKOUT / "tests" / "fixtures"
 FIXTURE_SPECS = FIXTURES / "specs"
 ROOTFS_TREE = FIXTURES / "rootfs-tree"
 SYSROOT_TREE = FIXTURES / "sysroot-tree"
 HOST_BUSYBOX = Path("/bin/busybox")
 #: %{fexpkg} of the specs (fex-emu-rootfs-fedora's %check): this checkout's fexpkg.
-FEXPKG_COMMAND = f"env PYTHONPATH={CHECKOUT / 'src'} {sys.executable} -m fexpkg"
+FEXPKG_COMMAND = f"env PYTHONPATH={SRC} {sys.executable} -m fexpkg"
 #: What the fexpkg source tarball holds, relative to the checkout.
 FEXPKG_SOURCES = ("src/fexpkg", "dnf-plugins", "pyproject.toml", "README.md", "LICENSE")
 EXCLUDED = re.compile(r"(^|/)(__pycache__|[^/]*\.egg-info|\.[^/]*)(/|$)|\.py[co]$")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-from fexpkg import comps
-from fexpkg.comps_repo import repo_packages
+from fexpkg.comps import document
+from fexpkg.comps.repodata import repo_packages
 from fexpkg.errors import requires
 from fexpkg.problem import Problem
 
@@ -53,11 +53,11 @@ def validate(
     except UnicodeDecodeError as exc:
         return [Problem(name, 1, f"not UTF-8: {exc.reason}")]
     try:
-        tree = comps.parse_bytes(data, name)
-    except comps.NotWellFormedError as exc:
+        tree = document.parse_bytes(data, name)
+    except document.NotWellFormedError as exc:
         return [Problem(name, exc.line, f"not well-formed XML: {exc.detail}")]
-    fragment = fragment or comps.is_fragment(tree)
-    source = comps.is_source(path)
+    fragment = fragment or document.is_fragment(tree)
+    source = document.is_source(path)
     root = tree.getroot()
     semantic = _Semantics(root, name, source, fragment).run()
     if available is not None:
@@ -114,7 +114,7 @@ class _SchemaRun:
 
 @functools.cache
 def _relaxng(fragment: bool) -> etree.RelaxNG:
-    doc = etree.parse(str(comps.schema_path()))
+    doc = etree.parse(str(document.schema_path()))
     if fragment:
         ns = {"r": "http://relaxng.org/ns/structure/1.0"}
         doc.find("r:start/r:ref", ns).set("name", "comps-fragment")
@@ -160,7 +160,7 @@ def _libcomps(text: str, blank_from: int | None, name: str, source: bool) -> lis
     environments.
     """
     if source:
-        text = comps.render_text(text)
+        text = document.render_text(text)
     if blank_from is not None:
         lines = text.splitlines(keepends=True)
         close = max(i for i, line in enumerate(lines) if "</comps>" in line)
@@ -223,8 +223,8 @@ def _first_text(elem: etree._Element, tag: str) -> str:
 
 
 def _folded(texts: list[str]) -> list[str]:
-    """`[comps.fold(t) for t in texts]` in one call: XML text holds no NUL."""
-    return comps.fold("\0".join(texts)).split("\0") if texts else []
+    """`[document.fold(t) for t in texts]` in one call: XML text holds no NUL."""
+    return document.fold("\0".join(texts)).split("\0") if texts else []
 
 
 class _Semantics:
@@ -254,7 +254,7 @@ class _Semantics:
         self._check_sorted(
             categories,
             [
-                comps.category_key(e.findtext("display_order"), i)
+                document.category_key(e.findtext("display_order"), i)
                 for e, i in zip(categories, category_ids, strict=True)
             ],
             "category",
@@ -314,7 +314,7 @@ class _Semantics:
                                 "so that it is translated",
                             )
         else:
-            for source_tag in comps.TRANSLATABLE:
+            for source_tag in document.TRANSLATABLE:
                 for top in tops:
                     for elem in top.iterchildren(source_tag):
                         self._add(
@@ -344,7 +344,7 @@ class _Semantics:
             return
         unique = set(names)
         if conditional_ok and len(unique) == len(names) and None not in unique:
-            try:  # comps.packagereq_key as one string: rank character + name, folded at once
+            try:  # document.packagereq_key as one string: rank character + name, folded at once
                 keys = _folded([_RANK[t] + n for t, n in zip(types, names, strict=True)])
             except KeyError:  # an unknown type
                 keys = []
@@ -366,15 +366,15 @@ class _Semantics:
                 )
             else:
                 first[pkg] = req
-            if req_type is not None and req_type not in comps.PACKAGE_TYPES:
+            if req_type is not None and req_type not in document.PACKAGE_TYPES:
                 self._add(
                     req,
                     f"packagereq '{pkg}' has unknown type '{req_type}'; use one of "
-                    f"{', '.join(comps.PACKAGE_TYPES)}",
+                    f"{', '.join(document.PACKAGE_TYPES)}",
                 )
             elif req_type == "conditional" and not req.get("requires"):
                 self._add(req, f"conditional packagereq '{pkg}' has no requires attribute")
-            key = comps.packagereq_key(req_type, pkg)
+            key = document.packagereq_key(req_type, pkg)
             if prev_key is not None and key < prev_key:
                 self._out_of_order(req, "packagereq", pkg, f" in group '{gid}'", prev_pkg)
             prev_key, prev_pkg = key, pkg

@@ -25,10 +25,6 @@ from fexpkg.problem import Problem
 
 log = logging.getLogger(__name__)
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
-#: What `fexpkg kiwi check` validates by default: the specs' Kiwi sources and the spin fragment.
-DESCRIPTION_DIR = _CHECKOUT / "specs" / "sources"
-FRAGMENT_DIR = _CHECKOUT / "comps" / "spin"
 FRAGMENT_SUFFIX = ".kiwi.xml"
 
 
@@ -66,9 +62,9 @@ _HEADER_LINES = _WRAPPER_HEAD.count("\n")
 _WRAPPER_TAIL = "\n</image>\n"
 
 
-def default_files() -> list[Path]:
-    """Every Kiwi description under specs/sources and every Kiwi fragment under comps/spin."""
-    return sorted(DESCRIPTION_DIR.glob("*.kiwi")) + sorted(FRAGMENT_DIR.glob(f"*{FRAGMENT_SUFFIX}"))
+def files_in(description_dir: Path, fragment_dir: Path) -> list[Path]:
+    """Every Kiwi description in `description_dir` and every Kiwi fragment in `fragment_dir`."""
+    return sorted(description_dir.glob("*.kiwi")) + sorted(fragment_dir.glob(f"*{FRAGMENT_SUFFIX}"))
 
 
 def is_fragment(path: Path) -> bool:

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fexpkg import actions
+from fexpkg.dev.harness import snapshot
 from fexpkg.errors import FexpkgError
-from fexpkg.harness import snapshot
+from fexpkg.system import actions
 
 #: A global Config.json with keys of the user's, which teardown must give back byte for byte.
 USER_CONFIG = b'{\n    "Config": {"Multiblock": "1"},\n    "ThunksDB": {"GL": 1}\n}\n'

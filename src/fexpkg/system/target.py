@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fexpkg.confined import Root
 from fexpkg.errors import FexpkgError
-from fexpkg.rootfs import Root
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fexpkg import comps
+from fexpkg.comps import document
+from fexpkg.confined import replace_file
 from fexpkg.errors import CompsError, requires
 
 with requires("python3-lxml"):
@@ -83,10 +84,10 @@ class _Text:
 
 def merge_bytes(target: bytes, name: str, addition: Path) -> bytes:
     """Return `target` (a full comps file called `name`) with `addition` merged in."""
-    tree = comps.parse_bytes(target, name)
-    if comps.is_fragment(tree):
+    tree = document.parse_bytes(target, name)
+    if document.is_fragment(tree):
         raise CompsError(f"{name} is a fragment; merge into a complete comps file")
-    add_tree = comps.parse(addition)
+    add_tree = document.parse(addition)
     text = _Text(target, name)
     add_text = _Text(addition.read_bytes(), str(addition))
     root, add_root = tree.getroot(), add_tree.getroot()
@@ -97,7 +98,7 @@ def merge_bytes(target: bytes, name: str, addition: Path) -> bytes:
     return text.result()
 
 
-def merge(into: Path, addition: Path = comps.PROJECT_COMPS, check: bool = False) -> bool:
+def merge(into: Path, addition: Path, check: bool = False) -> bool:
     """Merge `addition` into the file `into`; True if it changed (or, with check, would)."""
     try:
         before = into.read_bytes()
@@ -106,17 +107,17 @@ def merge(into: Path, addition: Path = comps.PROJECT_COMPS, check: bool = False)
     after = merge_bytes(before, str(into), addition)
     changed = after != before
     if changed and not check:
-        comps.atomic_write(into, after)
+        replace_file(into, after)
         log.info("merged %s into %s", addition, into)
     return changed
 
 
-def build_repo_comps(
-    out: Path, base: Path = comps.FIXTURE_COMPS, addition: Path = comps.PROJECT_COMPS
-) -> Path:
+def build_repo_comps(out: Path, base: Path, addition: Path) -> Path:
     """Write `base` with `addition` merged, rendered, to `out`: a repository's groupfile."""
     merged = merge_bytes(base.read_bytes(), str(base), addition)
-    comps.atomic_write(out, comps.serialize(comps.rendered(comps.parse_bytes(merged, str(base)))))
+    replace_file(
+        out, document.serialize(document.rendered(document.parse_bytes(merged, str(base))))
+    )
     return out
 
 
@@ -132,14 +133,14 @@ def _merge_group(
     target_indent = text.indent(text.span(existing[0])[0])
     block = [_reindent(line, base, target_indent, text.eol) for line in add_text.lines[start:end]]
     if rendered:
-        block = comps.render_text("".join(block)).splitlines(keepends=True)
+        block = document.render_text("".join(block)).splitlines(keepends=True)
     for other in existing:
         if other.findtext("id", "") == gid:
             o_start, o_end = text.span(other)
             if text.lines[o_start:o_end] != block:
                 text.replace(o_start, o_end, block)
             return
-    following = [g for g in existing if comps.fold(g.findtext("id", "")) > comps.fold(gid)]
+    following = [g for g in existing if document.fold(g.findtext("id", "")) > document.fold(gid)]
     if following:
         text.insert(_leading_comments_start(text, following[0]), block)
     else:
@@ -158,7 +159,7 @@ def _merge_environment(text: _Text, root: etree._Element, env: etree._Element) -
                 f"{text.name} has no environment '{env_id}' to add "
                 f"'{additions[0].text}' to; merge into the comps file that defines it"
             )
-        _merge_list(text, target, tag, sorted(additions, key=lambda g: comps.fold(g.text or "")))
+        _merge_list(text, target, tag, sorted(additions, key=lambda g: document.fold(g.text or "")))
 
 
 def _merge_list(
@@ -178,7 +179,7 @@ def _merge_list(
         return
     children = list(target.iterfind("groupid"))
     present = {c.text for c in children}
-    keys = [comps.fold(c.text or "") for c in children]
+    keys = [document.fold(c.text or "") for c in children]
     is_sorted = keys == sorted(keys)
     item_indent = text.indent(children[0].sourceline - 1)
     close = text.span(target)[1] - 1
@@ -186,7 +187,9 @@ def _merge_list(
         if gid.text in present:
             continue
         line = f"{item_indent}{_groupid_xml(gid)}{text.eol}"
-        after = [c for c, k in zip(children, keys, strict=True) if k > comps.fold(gid.text or "")]
+        after = [
+            c for c, k in zip(children, keys, strict=True) if k > document.fold(gid.text or "")
+        ]
         index = after[0].sourceline - 1 if is_sorted and after else close
         text.insert(index, [line])
 

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run every scenario and print what each system ends up with."""
-    from fexpkg import harness  # the tooling: lxml, rpm bindings
+    from fexpkg.dev import harness  # the tooling: lxml, rpm bindings
 
     work = args.work.resolve()
     reason = harness.dnf_available()
@@ -58,7 +58,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _run_dnf5(work: Path) -> None:
     """Fedora 41+: real dnf5 and rpm 6 on a host where fexpkg is not installed yet."""
-    from fexpkg import dnf5host
+    from fexpkg.dev import dnf5host
 
     print(f"\n== Fedora 41+ (DNF 5, rpm 6), 4 KiB pages: dnf5 install @{GROUP} on a host's /")
     if reason := dnf5host.unavailable():
@@ -82,7 +82,7 @@ def _run_dnf5(work: Path) -> None:
 
 
 def _run(scenario: Scenario, work: Path, repo_dir: Path) -> None:
-    from fexpkg import harness
+    from fexpkg.dev import harness
 
     path = work / f"root-{scenario.name}"
     shutil.rmtree(path, ignore_errors=True)
@@ -95,7 +95,7 @@ def _run(scenario: Scenario, work: Path, repo_dir: Path) -> None:
         if line.startswith("fex: "):
             print(f"   {line}")
     print("   packages installed: " + ", ".join(sorted(root.installed() - before)))
-    from fexpkg import actions
+    from fexpkg.system import actions
 
     status = actions.status(path, env={}, home=path / "root")
     _print_status(status.as_dict())

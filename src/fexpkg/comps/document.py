@@ -6,12 +6,11 @@ Validation lives in `comps_validate`, textual merging in `comps_merge`.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 
+from fexpkg.confined import replace_file
 from fexpkg.errors import CompsError, requires
 
 with requires("python3-lxml"):
@@ -34,10 +33,6 @@ PACKAGE_TYPES = ("mandatory", "default", "optional", "conditional")
 _TYPE_RANK = {"mandatory": 1, "conditional": 2, "default": 3, "optional": 4}
 _UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
-PROJECT_COMPS = _CHECKOUT / "comps" / "comps-fex.xml.in"
-FIXTURE_COMPS = _CHECKOUT / "tests" / "fixtures" / "comps" / "comps-f42.xml.in"
-
 
 def fold(text: str) -> str:
     """Upper-case ASCII letters only, as comps-cleanup.xsl's translate() does."""
@@ -56,7 +51,7 @@ def category_key(display_order: str | None, cat_id: str) -> tuple[str, str]:
 
 def schema_path() -> Path:
     """The RelaxNG grammar shipped with the package."""
-    return Path(str(resources.files("fexpkg") / "data" / "comps.rng"))
+    return Path(str(resources.files("fexpkg.comps") / "data" / "comps.rng"))
 
 
 class NotWellFormedError(CompsError):
@@ -139,24 +134,5 @@ def serialize(tree: etree._ElementTree) -> bytes:
 
 def render(src: Path, dst: Path) -> None:
     """Render a `.xml.in` comps file to plain comps at `dst` (untranslated), atomically."""
-    atomic_write(dst, serialize(rendered(parse(src))))
+    replace_file(dst, serialize(rendered(parse(src))))
     log.debug("rendered %s to %s", src, dst)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -27,10 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError, UnsafePathError
-from fexpkg.fexconfig import MISSING, dumps, get_key, load, with_key
-from fexpkg.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
-from fexpkg.rootfs import Root
+from fexpkg.system.fexconfig import MISSING, dumps, get_key, load, with_key
+from fexpkg.system.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
 
 log = logging.getLogger(__name__)
 

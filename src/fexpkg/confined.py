@@ -60,6 +60,16 @@ def _writes(method: Callable[..., _T]) -> Callable[..., _T]:
     return write
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace the file at a path the user gave (comps, kickstart) atomically, keeping its mode."""
+    path = Path(os.path.abspath(path))
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    Root("/").write_atomic(str(path), data, mode)
+
+
 class Root:
     """A directory tree treated as `/` (an installroot, an image tree or the host itself)."""
 

@@ -1,0 +1,1 @@
+"""Comps: the fex-x86-emulation group, merging it into Fedora's comps files, validation."""

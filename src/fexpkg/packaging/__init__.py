@@ -1,0 +1,1 @@
+"""Packaging: spec lint, Kiwi descriptions, the KDE spin's check."""
