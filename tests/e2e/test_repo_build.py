@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.comps import document as comps_doc
 from fexpkg.comps import validate as comps_validate
 from fexpkg.dev import checkout, repo
 from fexpkg.dev.harness import snapshot
