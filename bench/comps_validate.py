@@ -1,10 +1,13 @@
-"""Benchmark: `fexpkg comps validate` (in-process) against `xmllint --relaxng` on one
-Fedora-size comps file (400 groups, 60 environments, 20,000 packagereqs).
+"""Benchmark: `fexpkg comps validate` as a process against `xmllint --relaxng` on one comps file
+shaped like Fedora's comps-f41.xml.in (160 groups, 21 environments, about 330 KB, with its quirks:
+empty descriptions, dangling references; see comps_synth).
 
-Both sides validate the same file. After one warm-up run of each, the runs alternate (ours,
-xmllint, ours, ...) so that both see the same load on the machine; the script prints the median
-of each side, their spread, and two ratios: of the best runs (timeit's convention: the run least
-disturbed by the rest of the machine) and of the medians. The goal is a ratio under 1.5.
+Both sides validate the same file, each a new process (what a CI job or a release engineer
+runs); a third side is the same validation in-process, to tell start-up from work. After one
+warm-up run of each, the runs alternate (ours, xmllint, in-process, ours, ...) so that all see
+the same load on the machine; the script prints the median of each side, their spread, and the
+ratios of the process against xmllint: of the best runs (timeit's convention: the run least
+disturbed by the rest of the machine) and of the medians. The goal is a ratio under 2.
 Run: .venv/bin/python bench/comps_validate.py [--runs N]
 """
 
@@ -21,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fexpkg.comps import document as comps_doc
-from fexpkg.comps.validate import validate
+from fexpkg.comps.validate import failed, validate
 from fexpkg.dev.comps_synth import synthetic_comps
 
-GOAL = 1.5
+GOAL = 2.0
 
 
 def timed(func: Callable[[], object]) -> float:
@@ -48,7 +51,7 @@ def alternate(runs: int, sides: dict[str, Callable[[], object]]) -> dict[str, li
 def describe(label: str, times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
     return (
-        f"{label:<22} median {statistics.median(ms):6.1f} ms "
+        f"{label:<30} median {statistics.median(ms):6.1f} ms "
         f"(min {ms[0]:.1f}, max {ms[-1]:.1f}, {len(ms)} runs)"
     )
 
@@ -64,26 +67,36 @@ def main() -> int:
         print("xmllint not found (apt-get install libxml2-utils)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "comps-bench.xml.in"
-        path.write_text(synthetic_comps(groups=400, environments=60, packagereqs=20000))
-        problems = validate(path)
-        if problems:
-            print(f"generated file is not clean: {problems[0]}", file=sys.stderr)
+        source = Path(tmp) / "comps-f41.xml.in"
+        source.write_text(
+            synthetic_comps(groups=160, environments=21, packagereqs=3800, fedora_quirks=True)
+        )
+        path = Path(tmp) / "comps-f41.xml"
+        comps_doc.render(source, path)
+        if failed(validate(path)):
+            print(f"generated file has errors: {validate(path)[0]}", file=sys.stderr)
             return 2
-        cmd = [xmllint, "--noout", "--relaxng", str(comps_doc.schema_path()), str(path)]
+        ours = [sys.executable, "-s", "-m", "fexpkg", "comps", "validate", str(path)]
+        theirs = [xmllint, "--noout", "--relaxng", str(comps_doc.schema_path()), str(path)]
+        print(f"{path.stat().st_size // 1024} KB, {sys.executable} -s -m fexpkg")
         times = alternate(
             args.runs,
             {
-                "fexpkg comps validate": lambda: validate(path),
-                "xmllint --relaxng": lambda: subprocess.run(cmd, check=True, capture_output=True),
+                "fexpkg comps validate": lambda: subprocess.run(
+                    ours, check=True, capture_output=True
+                ),
+                "xmllint --relaxng": lambda: subprocess.run(
+                    theirs, check=True, capture_output=True
+                ),
+                "(validate() in-process)": lambda: validate(path),
             },
         )
-    ours, theirs = times.values()
     for label, label_times in times.items():
         print(describe(label, label_times))
-    best = min(ours) / min(theirs)
+    process, xml, _ = times.values()
+    best = min(process) / min(xml)
     print(f"ratio of best runs: {best:.2f} (goal < {GOAL}) {'OK' if best < GOAL else 'OVER'}")
-    print(f"ratio of medians:   {statistics.median(ours) / statistics.median(theirs):.2f}")
+    print(f"ratio of medians:   {statistics.median(process) / statistics.median(xml):.2f}")
     return 0
 
 

@@ -118,7 +118,8 @@ def test_root_commands_need_only_the_standard_library(root: Path, tmp_path: Path
             "python3-license-expression",
         ),
         (("comps", "validate", "{comps}/comps-f42.xml.in"), ("lxml",), "python3-lxml"),
-        (("comps", "validate", "{comps}/comps-f42.xml.in"), ("libcomps",), "python3-libcomps"),
+        # libcomps loads only entries that draw a notice: this file's group has no description
+        (("comps", "validate", "{comps}/bad-libcomps.xml.in"), ("libcomps",), "python3-libcomps"),
         (
             ("comps", "render", "{comps}/comps-f42.xml.in", "-o", "{tmp}/c.xml"),
             ("lxml",),
@@ -146,3 +147,11 @@ def test_tooling_with_everything_missing_still_says_one_line(tmp_path: Path) -> 
     assert proc.returncode == 1
     [line] = proc.stderr.splitlines()
     assert line.startswith("fexpkg: error: ") and "python3-" in line
+
+
+def test_comps_validate_of_a_clean_file_needs_no_libcomps(tmp_path: Path) -> None:
+    proc, imported = fexpkg(
+        tmp_path, "comps", "validate", str(FIXTURES / "comps/comps-f42.xml.in"), block=("libcomps",)
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert "libcomps" not in imported

@@ -198,3 +198,30 @@ def test_write_is_atomic(target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target.chmod(mode)
     comps_merge.merge(target, checkout.PROJECT_COMPS)
     assert target.stat().st_mode & 0o777 == mode
+
+
+def test_merge_that_would_bring_a_problem_writes_nothing(target: Path, tmp_path: Path) -> None:
+    addition = tmp_path / "dangling.xml.in"
+    addition.write_text(
+        checkout.PROJECT_COMPS.read_text().replace(
+            "<groupid>fex-x86-emulation</groupid>", "<groupid>no-such-group</groupid>"
+        )
+    )
+    before = target.read_bytes()
+    with pytest.raises(comps_merge.MergeWouldBreak, match="would bring 1 problem") as caught:
+        comps_merge.merge(target, addition)
+    assert [p.message for p in caught.value.problems] == [
+        "environment 'kde-desktop-environment' refers to unknown group 'no-such-group'"
+    ]
+    assert target.read_bytes() == before
+
+
+def test_merge_ignores_what_the_target_already_had(tmp_path: Path) -> None:
+    """Fedora's files carry dangling references and empty descriptions: not the merge's."""
+    text = checkout.FIXTURE_COMPS.read_text()
+    text = text.replace("</grouplist>", "  <groupid>eclipse</groupid>\n    </grouplist>", 1)
+    target = tmp_path / "comps-f41.xml.in"
+    target.write_text(text)
+    assert any(p.severity == "warning" for p in comps_validate.validate(target))
+    assert comps_merge.merge(target, checkout.PROJECT_COMPS) is True
+    assert not comps_validate.failed(comps_validate.validate(target))

@@ -22,9 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     val = actions.add_parser(
         "validate",
         help="check comps files (schema, libcomps, fedora-comps "
-        "rules); one FILE:LINE: message per problem",
+        "rules); one FILE:LINE: message per problem; exit 1 on an error (warnings do not fail)",
     )
     val.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    val.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="OLD",
+        help="the FILE before the change: fail only on what the change brings; what OLD "
+        "already had is listed as pre-existing (one FILE only)",
+    )
+    val.add_argument(
+        "--format",
+        choices=("text", "github", "json"),
+        default="text",
+        help="text (FILE:LINE: message), github (workflow commands: annotations), json",
+    )
     val.add_argument(
         "--repo",
         type=Path,
@@ -98,23 +111,50 @@ def _register_spin(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from fexpkg.comps import document as comps_doc
     from fexpkg.comps import validate as comps_validate
+    from fexpkg.errors import CompsError
 
-    problems = comps_validate.validate_files(args.files, args.repo, args.fragment)
-    for problem in problems:
-        print(problem)
-    return 1 if problems else 0
+    if args.baseline is None:
+        problems = comps_validate.validate_files(args.files, args.repo, args.fragment)
+    elif len(args.files) != 1:
+        raise CompsError("--baseline OLD is compared with one FILE; give one FILE")
+    else:
+        new = args.files[0]
+        try:
+            before = args.baseline.read_bytes()
+        except OSError as exc:
+            raise CompsError(f"cannot read {args.baseline}: {exc.strerror}") from exc
+        available = comps_validate.repo_packages(args.repo) if args.repo else None
+        old = comps_validate.validate_bytes(
+            before,
+            str(args.baseline),
+            comps_doc.is_source(new),
+            available,
+            args.fragment,
+            args.repo,
+        )
+        now = comps_validate.validate(new, available, args.fragment, args.repo)
+        problems = comps_validate.against_baseline(old, now)
+    if problems or args.format == "json":
+        print(comps_validate.format_problems(problems, args.format))
+    return 1 if comps_validate.failed(problems) else 0
 
 
 def _merge(args: argparse.Namespace) -> int:
     from fexpkg.cli import checkout_path
     from fexpkg.comps import merge as comps_merge
 
-    changed = comps_merge.merge(
-        args.into,
-        args.addition or checkout_path("PROJECT_COMPS", "the FRAGMENT to merge"),
-        check=args.check,
-    )
+    try:
+        changed = comps_merge.merge(
+            args.into,
+            args.addition or checkout_path("PROJECT_COMPS", "the FRAGMENT to merge"),
+            check=args.check,
+        )
+    except comps_merge.MergeWouldBreak as exc:
+        for problem in exc.problems:
+            print(problem)
+        raise
     if args.check:
         print(f"{args.into}: {'would change' if changed else 'up to date'}")
         return 1 if changed else 0

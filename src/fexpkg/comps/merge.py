@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fexpkg.comps import document
+from fexpkg.comps import validate as comps_validate
 from fexpkg.confined import replace_file
 from fexpkg.errors import CompsError, requires
+from fexpkg.problem import Problem
 
 with requires("python3-lxml"):
     from lxml import etree
@@ -98,14 +100,31 @@ def merge_bytes(target: bytes, name: str, addition: Path) -> bytes:
     return text.result()
 
 
+class MergeWouldBreak(CompsError):
+    """The merged file would have problems the target had not: nothing is written."""
+
+    def __init__(self, into: Path, problems: list[Problem]) -> None:
+        super().__init__(
+            f"{into}: the merge would bring {len(problems)} problem(s), nothing written; "
+            f"the first: {problems[0].message}"
+        )
+        self.problems = problems
+
+
 def merge(into: Path, addition: Path, check: bool = False) -> bool:
-    """Merge `addition` into the file `into`; True if it changed (or, with check, would)."""
+    """Merge `addition` into the file `into`; True if it changed (or, with check, would).
+
+    The result is validated against the target as it was: MergeWouldBreak when the merge brings
+    a problem (problems the target already had do not count).
+    """
     try:
         before = into.read_bytes()
     except OSError as exc:
         raise CompsError(f"cannot read {into}: {exc.strerror}") from exc
     after = merge_bytes(before, str(into), addition)
     changed = after != before
+    if changed and (brought := comps_validate.introduced(before, after, str(into))):
+        raise MergeWouldBreak(into, brought)
     if changed and not check:
         replace_file(into, after)
         log.info("merged %s into %s", addition, into)
