@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+import fexpkg
 from fexpkg.dev import repo
 from fexpkg.dev.dnf5host import FEXPKG_SPEC, REPO_MOUNT, WORK, SystemRoot, build_rpms, sources_of
 
@@ -59,6 +60,11 @@ def test_first_install_is_configured_by_the_rpm_triggers(make_system):
     assert takes(root) == {"x86": "FEX-x86", "x86_64": FEX_X86_64}
     assert status["rootfs"]["path"] == ROOTFS and status["rootfs"]["exists"]
     root.doctor()
+    # The RPM ships no development modules, so no checkout commands; its version is pyproject's.
+    probe = "import importlib.util as u; print(u.find_spec('fexpkg.dev'))"
+    assert root.run("python3", "-c", probe).stdout == "None\n"
+    assert "demo" not in root.run("fexpkg", "--help").stdout
+    assert root.run("fexpkg", "--version").stdout == f"fexpkg {fexpkg.version()}\n"
 
     root.dnf5("group", "remove", "fex-x86-emulation")
     assert root.installed() & COMMON == set()

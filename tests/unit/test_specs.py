@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from fexpkg import cli
 from fexpkg.cli import spec as spec_cli
 from fexpkg.packaging import specs
 
@@ -171,3 +174,14 @@ def test_noarch_subpackage_does_not_need_exclusive_arch() -> None:
     lines = ["Name: main", "%package -n tools", "%package data"]
     problems = specs.check_exclusive_arch(Path("s.spec"), lines, str, {"main", "main-data"})
     assert [(p.line, p.message.split(" is ")[0]) for p in problems] == [(2, "package tools")]
+
+
+def test_the_rpm_version_is_pyprojects_and_the_cli_reports_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"]["version"]
+    spec = (CHECKOUT / "specs" / "fexpkg.spec").read_text()
+    assert re.search(r"^Version:\s+(\S+)$", spec, re.M)[1] == project
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert (exited.value.code, capsys.readouterr().out) == (0, f"fexpkg {project}\n")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from fexpkg import __version__
+import fexpkg
 from fexpkg.cli import comps, kiwi, root, rootfs, spec
 from fexpkg.errors import FexpkgError
 
@@ -41,6 +41,17 @@ def checkout_path(name: str, option: str) -> Path:
     return getattr(checkout, name)
 
 
+class _Version(argparse.Action):
+    """`--version`: reads the package metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"fexpkg {fexpkg.version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every command group registered."""
     parser = argparse.ArgumentParser(
@@ -48,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Set up the FEX x86 emulator on Fedora AArch64, and the comps, specs and "
         "repositories that ship it.",
     )
-    parser.add_argument("--version", action="version", version=f"fexpkg {__version__}")
+    parser.add_argument("--version", action=_Version, help="show fexpkg's version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in _groups():

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fexpkg import __version__
+import fexpkg
 from fexpkg.errors import FexpkgError, LdCacheError, RootfsCheckError
 from fexpkg.rootfs import erofs, ldcache
 
@@ -676,7 +676,7 @@ def cached_check(root: Root, image: str, cache_in: Path) -> Report:
         "inode": [st.st_dev, st.st_ino],
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
-        "fexpkg": __version__,
+        "fexpkg": fexpkg.version(),
     }
     import hashlib  # only doctor's path: kept out of `rootfs check`'s start-up
 
