@@ -25,6 +25,7 @@ import posixpath
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from fexpkg.confined import Root
@@ -44,8 +45,80 @@ PARKED = ".fexpkg-manifest.json"
 #: var, var/lib, var/lib/fexpkg: the directories the manifest may have to create.
 STATE_CHAIN = tuple(STATE_DIR[:i] for i, c in enumerate(STATE_DIR + "/") if c == "/")
 
+#: What a path or JSON key holds: {"state": "absent" | "file" | "symlink" | "value" | "other"}
 State = dict[str, Any]
-Item = dict[str, Any]
+
+
+@dataclass
+class Item:
+    """One path (or JSON key) fexpkg manages: what was there before it, and what it wrote."""
+
+    id: str
+    kind: str  # "file", "symlink" or "json"
+    path: str
+    wrote: State
+    key: list[str] | None = None  # json: the key's path in the file
+    before: State = field(default_factory=lambda: dict(ABSENT))
+    done: bool = False  # False between recording a write and finishing it
+    created_file: bool = False  # json: fexpkg made the file for the key
+    created_dirs: list[str] = field(default_factory=list)  # outermost first
+
+    @classmethod
+    def for_action(cls, action: Action) -> Item:
+        """The item an action's write makes (nothing before it recorded yet)."""
+        if isinstance(action, SetJsonKey):
+            wrote = {"state": "value", "value": action.value}
+            return cls(action.id, "json", action.relpath, wrote, key=list(action.key))
+        if isinstance(action, Symlink):
+            return cls(
+                action.id, "symlink", action.relpath, {"state": "symlink", "target": action.target}
+            )
+        digest = hashlib.sha256(action.data).hexdigest()
+        return cls(
+            action.id,
+            "file",
+            action.relpath,
+            {"state": "file", "sha256": digest, "mode": action.mode},
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Item:
+        """An item as the manifest stores it."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's form: fields at their defaults that do not apply are left out."""
+        data: dict[str, Any] = {"id": self.id, "kind": self.kind, "path": self.path}
+        if self.key is not None:
+            data["key"] = self.key
+        data.update(wrote=self.wrote, before=self.before, done=self.done)
+        if self.kind == "json":
+            data["created_file"] = self.created_file
+        if self.created_dirs:
+            data["created_dirs"] = self.created_dirs
+        return data
+
+    def describe(self, root: Root) -> str:
+        """`KEY in PATH` or `PATH`, for messages."""
+        what = ".".join(self.key) + " in " if self.key is not None else ""
+        return f"{what}{root.display(self.path)}"
+
+
+class Step(Enum):
+    """What applying an action does, given what the path holds and what the manifest records."""
+
+    NOTHING = "nothing"  # the path holds what fexpkg writes
+    LEAVE_ALONE = "leave alone"  # someone changed it since fexpkg wrote it
+    WRITE = "write"
+
+
+def decide(current: State, wanted: State, item: Item | None) -> Step:
+    """The one decision `apply_plan` acts on and `pending` reports."""
+    if _same(current, wanted):
+        return Step.NOTHING
+    if item is not None and _changed_since(current, item):
+        return Step.LEAVE_ALONE
+    return Step.WRITE
 
 
 def _parked(directory: str) -> str:
@@ -89,7 +162,7 @@ class Manifest:
             return
         try:
             data = json.loads(raw)
-            self.items = {item["id"]: item for item in data["items"]}
+            self.items = {item["id"]: Item.from_json(item) for item in data["items"]}
             self.created_dirs = list(data.get("created_dirs", []))
         except (ValueError, KeyError, TypeError) as exc:
             raise FexpkgError(
@@ -98,7 +171,8 @@ class Manifest:
             ) from None
 
     def _data(self) -> bytes:
-        data = {"version": 1, "created_dirs": self.created_dirs, "items": list(self.items.values())}
+        items = [item.to_json() for item in self.items.values()]
+        data = {"version": 1, "created_dirs": self.created_dirs, "items": items}
         return (json.dumps(data, indent=2) + "\n").encode()
 
     def _move(self, location: str) -> None:
@@ -155,13 +229,13 @@ class Manifest:
             if location != self.at and root.lexists(location):
                 root.remove(location)
         dirs = {"", *STATE_CHAIN, *_tree(root, BACKUP_DIR)}
-        for path in (*paths, *(item["path"] for item in self.items.values())):
+        for path in (*paths, *(item.path for item in self.items.values())):
             dirs.add(posixpath.dirname(path))
             with contextlib.suppress(FileNotFoundError, NotADirectoryError, UnsafePathError):
                 dirs.add(posixpath.dirname(root.resolve(path)))
         for directory in sorted(dirs):
             root.sweep(directory)
-        kept = {item["before"].get("backup") for item in self.items.values() if "before" in item}
+        kept = {item.before.get("backup") for item in self.items.values()}
         backup_dirs = _tree(root, BACKUP_DIR)
         for directory in sorted(backup_dirs, reverse=True):
             for name in root.listdir(directory):
@@ -207,9 +281,9 @@ def _json_state(root: Root, relpath: str, key: list[str]) -> State:
 
 
 def _current(root: Root, item: Item) -> State:
-    if item["kind"] == "json":
-        return _json_state(root, item["path"], item["key"])
-    return _path_state(root, item["path"])
+    if item.key is not None:
+        return _json_state(root, item.path, item.key)
+    return _path_state(root, item.path)
 
 
 def _same(state: State, other: State) -> bool:
@@ -218,38 +292,20 @@ def _same(state: State, other: State) -> bool:
     }
 
 
-def _new_item(action: Action) -> Item:
-    if isinstance(action, SetJsonKey):
-        wrote = {"state": "value", "value": action.value}
-        return {
-            "id": action.id,
-            "kind": "json",
-            "path": action.relpath,
-            "key": list(action.key),
-            "wrote": wrote,
-        }
-    if isinstance(action, Symlink):
-        wrote = {"state": "symlink", "target": action.target}
-        return {"id": action.id, "kind": "symlink", "path": action.relpath, "wrote": wrote}
-    digest = hashlib.sha256(action.data).hexdigest()
-    wrote = {"state": "file", "sha256": digest, "mode": action.mode}
-    return {"id": action.id, "kind": "file", "path": action.relpath, "wrote": wrote}
-
-
 def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
     """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/."""
     root = manifest.root
-    if item["kind"] == "json":
-        item["created_file"] = not root.exists(item["path"])
-        if not item["created_file"]:  # its bytes, so that undo keeps the user's formatting
-            backup = f"{BACKUP_DIR}/{item['id']}"
+    if item.kind == "json":
+        item.created_file = not root.exists(item.path)
+        if not item.created_file:  # its bytes, so that undo keeps the user's formatting
+            backup = f"{BACKUP_DIR}/{item.id}"
             manifest.make_state_dir()
-            root.write_atomic(backup, root.read_bytes(item["path"]), 0o644)
+            root.write_atomic(backup, root.read_bytes(item.path), 0o644)
             return {**current, "backup": backup}
     if current["state"] == "file":
-        backup = f"{BACKUP_DIR}/{item['path']}"
+        backup = f"{BACKUP_DIR}/{item.path}"
         manifest.make_state_dir()
-        root.write_atomic(backup, root.read_bytes(item["path"]), current["mode"])
+        root.write_atomic(backup, root.read_bytes(item.path), current["mode"])
         return {**current, "backup": backup}
     return current
 
@@ -276,13 +332,13 @@ def _write_json(root: Root, relpath: str, key: tuple[str, ...], value: Any) -> l
 
 def _restore(root: Root, item: Item) -> str:
     """Put back what was there before fexpkg; return a description of the change."""
-    path, before = item["path"], item["before"]
-    if item["kind"] == "json":
-        key = tuple(item["key"])
+    path, before = item.path, item.before
+    if item.key is not None:
+        key = tuple(item.key)
         value = before["value"] if before["state"] == "value" else MISSING
         current = load(root, path)
         remaining = with_key(current, key, value)
-        if item.get("created_file") and not remaining:
+        if item.created_file and not remaining:
             root.remove(root.resolve(path))  # the file itself, through a symlink if one leads there
             return f"removed {root.display(path)}"
         original = root.read_bytes(before["backup"]) if "backup" in before else None
@@ -293,7 +349,7 @@ def _restore(root: Root, item: Item) -> str:
             root.write_atomic(path, original, stat.S_IMODE(info.st_mode) if info else 0o644)
         else:
             _write_json(root, path, key, value)
-        return f"restored {'.'.join(item['key'])} in {root.display(path)}"
+        return f"restored {item.describe(root)}"
     if before["state"] == "absent":
         root.remove(path)
         return f"removed {root.display(path)}"
@@ -315,8 +371,7 @@ def _describe(root: Root, action: Action) -> str:
 
 
 def _changed_by_user(root: Root, item: Item) -> str:
-    what = ".".join(item["key"]) + " in " if item["kind"] == "json" else ""
-    return f"{what}{root.display(item['path'])} was changed since fexpkg wrote it: left alone"
+    return f"{item.describe(root)} was changed since fexpkg wrote it: left alone"
 
 
 # -- apply and undo ---------------------------------------------------------------------------
@@ -324,44 +379,35 @@ def _changed_by_user(root: Root, item: Item) -> str:
 
 def _changed_since(current: State, item: Item) -> bool:
     """True when someone changed the item's path since fexpkg wrote it (or set out to)."""
-    return not (
-        _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
-    )
+    return not (_same(current, item.wrote) or (not item.done and _same(current, item.before)))
 
 
 def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
-    fresh = _new_item(action)
+    fresh = Item.for_action(action)
     current = _current(root, fresh)
     item = manifest.items.get(action.id)
-    if item is None:
-        fresh["before"] = _capture_before(manifest, fresh, current)
-        item = manifest.items[action.id] = {**fresh, "done": False}
-        if _same(current, fresh["wrote"]):
-            item["done"] = True
-            manifest.save()
-            return
-    elif _same(current, fresh["wrote"]):
-        if item["wrote"] != fresh["wrote"] or not item["done"]:
-            item.update(wrote=fresh["wrote"], done=True)
-            manifest.save()
-        return
-    elif _changed_since(current, item):
+    step = decide(current, fresh.wrote, item)
+    if step is Step.LEAVE_ALONE:
         result.warnings.append(_changed_by_user(root, item))
         return
-    item.update(wrote=fresh["wrote"], done=False)
-    _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
+    if item is None:  # first seen: record what was there before anything is written
+        fresh.before = _capture_before(manifest, fresh, current)
+        item = manifest.items[action.id] = fresh
+    elif step is Step.NOTHING and item.wrote == fresh.wrote and item.done:
+        return
+    item.wrote, item.done = fresh.wrote, step is Step.NOTHING
+    if step is Step.WRITE:
+        _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
+        manifest.save()
+        _add_dirs(item, _write(root, action))
+        item.done = True
+        result.changes.append(_describe(root, action))
     manifest.save()
-    _add_dirs(item, _write(root, action))
-    item["done"] = True
-    manifest.save()
-    result.changes.append(_describe(root, action))
 
 
 def _add_dirs(item: Item, dirs: list[str]) -> None:
     """Record directories made (or about to be made) for an item, each once, outermost first."""
-    known = item.get("created_dirs", [])
-    if any(d not in known for d in dirs):
-        item["created_dirs"] = [*known, *(d for d in dirs if d not in known)]
+    item.created_dirs += [d for d in dict.fromkeys(dirs) if d not in item.created_dirs]
 
 
 def _remove_created_dirs(root: Root, manifest: Manifest, item: Item) -> None:
@@ -370,13 +416,13 @@ def _remove_created_dirs(root: Root, manifest: Manifest, item: Item) -> None:
     A directory that still holds another item's path is handed to that item, to be removed with
     it; one that holds only what someone else put there is theirs now, and kept.
     """
-    for path in reversed(item.get("created_dirs", [])):
+    for path in reversed(item.created_dirs):
         if root.rmdir(path) or not root.lexists(path):
             continue
-        heir = next((i for i in manifest.items.values() if i["path"].startswith(path + "/")), None)
+        heir = next((i for i in manifest.items.values() if i.path.startswith(path + "/")), None)
         if heir is not None:
-            dirs = {*heir.get("created_dirs", []), path}
-            heir["created_dirs"] = sorted(dirs, key=lambda p: (p.count("/"), p))
+            dirs = {*heir.created_dirs, path}
+            heir.created_dirs = sorted(dirs, key=lambda p: (p.count("/"), p))
 
 
 def _remove_backup(root: Root, backup: str) -> None:
@@ -391,17 +437,17 @@ def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> No
     """Put back what was there before; an item changed by someone else is kept, with a warning."""
     try:
         current = _current(root, item)
-        if not _same(current, item["before"]):
-            if not _same(current, item["wrote"]):
+        if not _same(current, item.before):
+            if not _same(current, item.wrote):
                 result.warnings.append(_changed_by_user(root, item))
                 return
             result.changes.append(_restore(root, item))
     except ConfigError as exc:
         result.warnings.append(f"{exc}: not undone, run teardown again once it is fixed")
         return
-    if "backup" in item["before"]:
-        _remove_backup(root, item["before"]["backup"])
-    del manifest.items[item["id"]]
+    if "backup" in item.before:
+        _remove_backup(root, item.before["backup"])
+    del manifest.items[item.id]
     _remove_created_dirs(root, manifest, item)
     manifest.save()
 
@@ -419,22 +465,15 @@ def pending(plan: Plan) -> Pending:
     root = Root(plan.target.root)
     manifest = Manifest(root)
     wanted = {action.id for action in plan.actions}
-    changes = [
-        f"undo {'.'.join(item['key']) + ' in ' if item['kind'] == 'json' else ''}"
-        f"{root.display(item['path'])}"
-        for item in manifest.items.values()
-        if item["id"] not in wanted
-    ]
+    changes = [f"undo {i.describe(root)}" for i in manifest.items.values() if i.id not in wanted]
     left_alone = []
     for action in plan.actions:
-        fresh = _new_item(action)
-        current = _current(root, fresh)
-        if _same(current, fresh["wrote"]):
-            continue
+        fresh = Item.for_action(action)
         item = manifest.items.get(action.id)
-        if item is not None and _changed_since(current, item):
+        step = decide(_current(root, fresh), fresh.wrote, item)
+        if step is Step.LEAVE_ALONE:
             left_alone.append(_changed_by_user(root, item))
-        else:
+        elif step is Step.WRITE:
             changes.append(_describe(root, action))
     return Pending(changes, left_alone)
 
@@ -448,7 +487,7 @@ def apply_plan(plan: Plan) -> Result:
         manifest.recover(action.relpath for action in plan.actions)
         wanted = {action.id for action in plan.actions}
         for item in reversed(list(manifest.items.values())):
-            if item["id"] not in wanted:
+            if item.id not in wanted:
                 _undo_item(root, manifest, item, result)
         for action in plan.actions:
             try:
