@@ -7,7 +7,14 @@ import pytest
 
 from fexpkg.errors import FexpkgError
 from fexpkg.system import actions, target
-from fexpkg.system.target import Mode, Target, detect_page_size, page_size_of
+from fexpkg.system.target import (
+    Mode,
+    PageSize,
+    PageSizeOrigin,
+    Target,
+    detect_page_size,
+    page_size_of,
+)
 
 
 def test_mode_follows_page_size(tmp_path):
@@ -78,7 +85,8 @@ def test_modules_dirs(tmp_path, modules, size):
 
 def test_host_uses_running_kernel():
     found = page_size_of(Path("/"), env={})
-    assert found == (found.__class__(os.sysconf("SC_PAGE_SIZE"), "from the running kernel"))
+    assert found == PageSize(os.sysconf("SC_PAGE_SIZE"), PageSizeOrigin.RUNNING_KERNEL)
+    assert (found.source, found.origin.chosen) == ("from the running kernel", False)
 
 
 def _as_host(monkeypatch, tmp_path, booted: bool) -> Path:

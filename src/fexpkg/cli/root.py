@@ -99,7 +99,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(st.as_dict(), indent=2, sort_keys=True))
         return 0
     print(f"root {st.root}: fex-emu {'installed' if st.installed else 'not installed'}")
-    print(f"page size {st.page_size} ({st.page_size_source}): {st.mode.value} mode")
+    print(f"page size {st.page_size} ({st.size.source}): {st.mode.value} mode")
     print("handlers: " + (", ".join(h.name for h in st.handlers) or "none"))
     for arch, handler in st.takes.items():
         print(f"{arch} programs: {_handler(handler)}")

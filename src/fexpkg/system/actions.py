@@ -21,7 +21,7 @@ from fexpkg.system.binfmt import (
     elf_header,
     handler_for,
 )
-from fexpkg.system.fexconfig import GLOBAL_CONFIG, RootFSInEffect, resolve_rootfs
+from fexpkg.system.fexconfig import RootFSInEffect, RootFSOrigin, resolve_rootfs
 from fexpkg.system.plan import (
     ARCHES,
     LAUNCHER,
@@ -31,7 +31,7 @@ from fexpkg.system.plan import (
     make_plan,
     muvm_warnings,
 )
-from fexpkg.system.target import Mode, Target, is_host, page_size_of
+from fexpkg.system.target import Mode, PageSize, Target, is_host, page_size_of
 
 log = logging.getLogger(__name__)
 
@@ -163,15 +163,23 @@ def teardown(
 # -- status -------------------------------------------------------------------------------------
 
 
+#: Handler.source of an entry read from the live kernel rather than a binfmt.d file.
+LIVE = "binfmt_misc"
+
+
 @dataclass
 class Handler:
-    """A binfmt_misc handler in effect, from a binfmt.d file or the live kernel."""
+    """A binfmt_misc handler in effect: from a binfmt.d file (its path) or the kernel (LIVE)."""
 
     name: str
     interpreter: str
     flags: str
     source: str
     enabled: bool = True
+
+    @property
+    def live(self) -> bool:
+        return self.source == LIVE
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -182,8 +190,7 @@ class Status:
     """How FEX is set up in a root."""
 
     root: Path
-    page_size: int
-    page_size_source: str
+    size: PageSize
     mode: Mode
     installed: bool
     handlers: list[Handler]
@@ -193,18 +200,22 @@ class Status:
     warnings: list[str]
     cwd: Path = Path("/")  # where relative FEX paths were looked up
 
+    @property
+    def page_size(self) -> int:
+        return self.size.value
+
     def as_dict(self) -> dict[str, Any]:
         """Stable keys for `fexpkg status --json`."""
         return {
             "root": str(self.root),
             "page_size": self.page_size,
-            "page_size_source": self.page_size_source,
+            "page_size_source": self.size.source,
             "mode": self.mode.value,
             "fex_installed": self.installed,
             "handlers": [h.as_dict() for h in self.handlers],
             "live": None if self.live is None else [h.as_dict() for h in self.live],
             "takes": {arch: h and h.as_dict() for arch, h in self.takes.items()},
-            "rootfs": dict(self.rootfs.__dict__),
+            "rootfs": self.rootfs.as_dict(),
             "warnings": list(self.warnings),
         }
 
@@ -216,7 +227,7 @@ def _from_file(applied: AppliedEntry) -> Handler:
 
 def _from_live(live: LiveEntry) -> Handler:
     entry = live.entry
-    return Handler(entry.name, entry.interpreter, entry.flags, "binfmt_misc", live.enabled)
+    return Handler(entry.name, entry.interpreter, entry.flags, LIVE, live.enabled)
 
 
 def _live_takes(arch: str, live: dict[str, LiveEntry], files: list[AppliedEntry]) -> Handler | None:
@@ -255,7 +266,7 @@ def _rootfs_warnings(root: Root, rootfs: RootFSInEffect, target: Target) -> list
     if not rootfs.value:
         return [f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs"]
     warnings = []
-    if rootfs.source != "/" + GLOBAL_CONFIG:
+    if rootfs.origin is not RootFSOrigin.GLOBAL_CONFIG:
         warnings.append(f"RootFS {rootfs.value!r} from {rootfs.source} overrides the global one")
     if not rootfs.exists:
         warnings.append(f"RootFS {rootfs.path} does not exist (set by {rootfs.source})")
@@ -295,7 +306,7 @@ def status(
         rootfs = resolve_rootfs(r, env, home, cwd)
     except ConfigError as exc:
         warnings.append(str(exc))
-        rootfs = RootFSInEffect(None, None, "unreadable config", False)
+        rootfs = RootFSInEffect(None, None, RootFSOrigin.UNREADABLE, False)
     installed = fex_installed(r)
     if installed:
         warnings.extend(_handler_warnings(target, taken))
@@ -304,8 +315,7 @@ def status(
             warnings.extend(muvm_warnings(r, env, home))
     return Status(
         root=root,
-        page_size=size.value,
-        page_size_source=size.source,
+        size=size,
         mode=target.mode,
         installed=installed,
         handlers=[_from_file(a) for a in files],

@@ -27,6 +27,8 @@ from fexpkg.system.fexconfig import (
     GLOBAL_CONFIG,
     GLOBAL_DATA_DIR,
     ROOTFS_KEY,
+    RootFSInEffect,
+    RootFSOrigin,
     get_key,
     load,
     user_config_path,
@@ -41,7 +43,7 @@ from fexpkg.system.plan import (
     SetJsonKey,
     make_plan,
 )
-from fexpkg.system.target import ENV_PAGE_SIZE, Mode, Target
+from fexpkg.system.target import Mode, Target
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ class _Context:
         cmd = "sudo fexpkg setup"
         if not self.host:
             cmd += f" --root {shlex.quote(str(self.status.root))}"
-        if self.status.page_size_source in ("set explicitly", f"from {ENV_PAGE_SIZE}"):
+        if self.status.size.origin.chosen:
             cmd += f" --page-size {self.status.page_size}"
         return cmd
 
@@ -158,7 +160,7 @@ def _page_size(ctx: _Context) -> Check:
         if st.mode is Mode.NATIVE
         else "FEX needs 4 KiB pages, so x86 programs run in a muvm microVM"
     )
-    finding = f"{st.page_size}-byte pages ({st.page_size_source}): {st.mode.value} mode, {how}"
+    finding = f"{st.page_size}-byte pages ({st.size.source}): {st.mode.value} mode, {how}"
     return Check("page-size", Outcome.PASS, finding)
 
 
@@ -357,7 +359,7 @@ def _config(ctx: _Context, layers: list[_Layer]) -> list[Check]:
 
 
 def _where(handler: actions.Handler) -> str:
-    if handler.source == "binfmt_misc":
+    if handler.live:
         return f"live entry {BINFMT_MISC}/{handler.name}"
     return handler.source
 
@@ -381,7 +383,7 @@ def _binfmt(ctx: _Context, arch: str, setup_current: bool) -> Check:
     where = _where(handler)
     fix = (
         f"echo 0 | sudo tee {BINFMT_MISC}/{handler.name}"
-        if handler.source == "binfmt_misc" and setup_current
+        if handler.live and setup_current
         else ctx.setup_cmd()
     )
     if handler.interpreter == "/" + LAUNCHER:
@@ -464,12 +466,12 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
             "rootfs",
             Outcome.FAIL,
             f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs",
-            _source_fix(ctx, layers, rootfs.source),
+            _source_fix(ctx, layers, rootfs),
         )
     if rootfs.exists:
         return Check("rootfs", Outcome.PASS, f"FEX uses {rootfs.path} (set by {rootfs.source})")
-    if rootfs.source != "/" + GLOBAL_CONFIG:
-        fix = _source_fix(ctx, layers, rootfs.source)
+    if rootfs.origin is not RootFSOrigin.GLOBAL_CONFIG:
+        fix = _source_fix(ctx, layers, rootfs)
     elif rootfs.path == "/" + ROOTFS_IMAGE:
         fix = ctx.install_cmd("fex-emu-rootfs-fedora")
     elif not image:
@@ -488,11 +490,11 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
     )
 
 
-def _source_fix(ctx: _Context, layers: list[_Layer], source: str) -> str:
-    """The fix for a RootFS set by `source`: FEX_ROOTFS, a user layer, or setup for the global."""
-    if source == "/" + GLOBAL_CONFIG:
+def _source_fix(ctx: _Context, layers: list[_Layer], rootfs: RootFSInEffect) -> str:
+    """The fix for a RootFS where it was set: setup for the global, else the override's."""
+    if rootfs.origin is RootFSOrigin.GLOBAL_CONFIG:
         return ctx.setup_cmd()
-    return _override_fix(ctx, next((x for x in layers if "/" + x.relpath == source), None))
+    return _override_fix(ctx, next((x for x in layers if x.relpath == rootfs.config), None))
 
 
 def _managed(ctx: _Context, action_id: str) -> bool:

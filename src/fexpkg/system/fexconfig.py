@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import enum
 import json
 import os
 import posixpath
@@ -99,8 +100,33 @@ class RootFSInEffect:
 
     value: str | None
     path: str | None
-    source: str
+    origin: RootFSOrigin
     exists: bool
+    config: str | None = None  # the Config.json (root-relative) that set it
+
+    @property
+    def source(self) -> str:
+        """For people: the Config.json's path, FEX_ROOTFS, or why there is none."""
+        return "/" + self.config if self.config else self.origin.value
+
+    def as_dict(self) -> dict[str, Any]:
+        """Stable keys for `fexpkg status --json`."""
+        return {
+            "value": self.value,
+            "path": self.path,
+            "source": self.source,
+            "exists": self.exists,
+        }
+
+
+class RootFSOrigin(enum.Enum):
+    """Who set the RootFS in effect (FEX reads them in this order, the last one set wins)."""
+
+    NOT_SET = "not set"
+    GLOBAL_CONFIG = "the global Config.json"
+    USER_CONFIG = "the user's Config.json"
+    ENVIRONMENT = "FEX_ROOTFS"
+    UNREADABLE = "unreadable config"
 
 
 # FEX's directories, read from FEX's source (FEX-Emu/FEX):
@@ -193,16 +219,20 @@ def resolve_rootfs(
 ) -> RootFSInEffect:
     """The RootFS in effect: global config, then the user's, then $FEX_ROOTFS (see above)."""
     home = Path(home or env.get("HOME") or Path.home())
-    value, source = None, "not set"
-    for relpath in (GLOBAL_CONFIG, user_config_path(root, env, home, cwd)):
+    value, origin, config = None, RootFSOrigin.NOT_SET, None
+    layers = (
+        (GLOBAL_CONFIG, RootFSOrigin.GLOBAL_CONFIG),
+        (user_config_path(root, env, home, cwd), RootFSOrigin.USER_CONFIG),
+    )
+    for relpath, layer in layers:
         configured = get_key(load(root, relpath), ROOTFS_KEY)
         if isinstance(configured, str):
-            value, source = configured, "/" + relpath
+            value, origin, config = configured, layer, relpath
     if "FEX_ROOTFS" in env:
-        value, source = env["FEX_ROOTFS"], "FEX_ROOTFS"
+        value, origin, config = env["FEX_ROOTFS"], RootFSOrigin.ENVIRONMENT, None
     if not value:
-        return RootFSInEffect(value, None, source, False)
+        return RootFSInEffect(value, None, origin, False, config)
     path = rootfs_path(root, value, env, home, cwd)
     if path is None:  # unresolved: report where the packaged image would be
-        return RootFSInEffect(value, f"{GLOBAL_DIR}RootFS/{value}", source, False)
-    return RootFSInEffect(value, path, source, root.exists(_rel(path)))
+        return RootFSInEffect(value, f"{GLOBAL_DIR}RootFS/{value}", origin, False, config)
+    return RootFSInEffect(value, path, origin, root.exists(_rel(path)), config)

@@ -54,12 +54,37 @@ class Target:
         return is_host(self.root)
 
 
+class PageSizeOrigin(enum.Enum):
+    """Where a page size came from."""
+
+    EXPLICIT = "set explicitly"
+    ENVIRONMENT = f"from {ENV_PAGE_SIZE}"
+    RUNNING_KERNEL = "from the running kernel"
+    INSTALLED_KERNEL = "from the kernel installed in the root"
+    NO_LARGE_PAGE_KERNEL = "no 16k or 64k kernel in the root"
+
+    @property
+    def chosen(self) -> bool:
+        """Chosen by the user, so a command that fixes the root must repeat it."""
+        return self in (PageSizeOrigin.EXPLICIT, PageSizeOrigin.ENVIRONMENT)
+
+
 @dataclass(frozen=True)
 class PageSize:
-    """A page size and where it came from, e.g. `from kernel-16k in /mnt/root`."""
+    """A page size, where it came from, and the detail (the kernel package and the root)."""
 
     value: int
-    source: str
+    origin: PageSizeOrigin
+    detail: str = ""
+
+    @property
+    def source(self) -> str:
+        """For people, e.g. `from kernel-16k in /mnt/root`."""
+        if self.origin is PageSizeOrigin.INSTALLED_KERNEL:
+            return f"from {self.detail}"
+        if self.origin is PageSizeOrigin.NO_LARGE_PAGE_KERNEL:
+            return f"no 16k or 64k kernel in {self.detail}"
+        return self.origin.value
 
 
 def _parse(value: str | int, origin: str) -> int | None:
@@ -108,24 +133,24 @@ def page_size_of(
     if explicit is not None:
         size = _parse(explicit, "--page-size")
         if size is not None:
-            return PageSize(size, "set explicitly")
+            return PageSize(size, PageSizeOrigin.EXPLICIT)
     if env.get(ENV_PAGE_SIZE):
         size = _parse(env[ENV_PAGE_SIZE], ENV_PAGE_SIZE)
         if size is not None:
-            return PageSize(size, f"from {ENV_PAGE_SIZE}")
+            return PageSize(size, PageSizeOrigin.ENVIRONMENT)
     host = is_host(root)
     if booted is None:
         booted = BOOTED_MARKER.is_dir()
     if host and booted:
-        return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
+        return PageSize(os.sysconf("SC_PAGE_SIZE"), PageSizeOrigin.RUNNING_KERNEL)
     # An installroot, or `/` of an image being built in a chroot (rpm triggers there run with
     # the builder's kernel): the kernel flavour installed in it decides.
     found = _from_kernel_packages(kernel_packages) or _from_modules(Root(root))
     if found:
-        return PageSize(found[0], f"from {found[1]} in {root}")
+        return PageSize(found[0], PageSizeOrigin.INSTALLED_KERNEL, f"{found[1]} in {root}")
     if host:
-        return PageSize(os.sysconf("SC_PAGE_SIZE"), "from the running kernel")
-    return PageSize(NATIVE_PAGE_SIZE, f"no 16k or 64k kernel in {root}")
+        return PageSize(os.sysconf("SC_PAGE_SIZE"), PageSizeOrigin.RUNNING_KERNEL)
+    return PageSize(NATIVE_PAGE_SIZE, PageSizeOrigin.NO_LARGE_PAGE_KERNEL, str(root))
 
 
 def detect_page_size(
