@@ -330,7 +330,9 @@ def test_launcher_without_muvm_fails_with_127(tmp_path, stand_in_fex):
     assert run["err"] == (
         "fex-muvm: /usr/bin/muvm is missing: install muvm to run x86 programs on this kernel\n"
     )
-    assert "muvm is not installed: x86 programs cannot run; install muvm" in result["warnings"]
+    assert (
+        "muvm is not installed: x86 programs cannot run on 16384-byte pages" in result["warnings"]
+    )
 
 
 def test_native_setup_takes_x86_64_from_a_later_qemu_and_teardown_gives_it_back(

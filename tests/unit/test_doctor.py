@@ -585,3 +585,22 @@ def test_cli_json(root, capsys, monkeypatch):
     assert {"name": "muvm", "result": "pass", "finding": "not needed on 4096-byte pages"} | {
         "fix": None
     } in data["checks"]
+
+
+@pytest.mark.parametrize(
+    "page_size,env,prepare",
+    [
+        (4096, {}, lambda root: None),
+        (4096, {"FEX_ROOTFS": ""}, lambda root: actions.setup(root, 4096, env={})),
+        (16384, {}, lambda root: actions.setup(root, 16384, env={})),
+        (4096, {}, lambda root: write(root, "usr/share/fex-emu/Config.json", "{")),
+    ],
+    ids=["4k-before-setup", "4k-empty-FEX_ROOTFS", "16k-no-muvm", "4k-broken-config"],
+)
+def test_status_warns_in_doctors_words(root, page_size, env, prepare):
+    """One model, worded once: every warning of `status` is a finding doctor does not pass."""
+    prepare(root)
+    warnings = actions.status(root, env, HOME, page_size=page_size).warnings
+    checks = diagnose(root, env, HOME, page_size=page_size).checks
+    findings = [c.finding for c in checks if c.result is not Outcome.PASS]
+    assert warnings and set(warnings) <= set(findings)

@@ -81,7 +81,7 @@ def test_missing_image_warns_and_sets_no_rootfs(root):
     (root / "usr/share/fex-emu/RootFS/default.erofs").unlink()
     plan = plan_for(root, 4096)
     assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
-    assert plan.warnings == ["no RootFS image installed: install fex-emu-rootfs-fedora"]
+    assert plan.warnings == ["no RootFS image: /usr/share/fex-emu/RootFS/default.erofs is missing"]
 
 
 def write_config(root, config):

@@ -7,36 +7,28 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fexpkg.confined import Root
-from fexpkg.errors import BinfmtError, ConfigError, FexpkgError
+from fexpkg.errors import BinfmtError
 from fexpkg.system.apply import Result, apply_plan, undo_all
 from fexpkg.system.binfmt import (
-    AppliedEntry,
     BinfmtEntry,
     BinfmtMisc,
-    LiveEntry,
     effective_handlers,
     elf_header,
-    handler_for,
 )
-from fexpkg.system.fexconfig import RootFSInEffect, RootFSOrigin, resolve_rootfs
 from fexpkg.system.plan import (
     ARCHES,
-    LAUNCHER,
     MUVM_NAME,
     PACKAGE_BINFMT,
     fex_installed,
     make_plan,
-    muvm_warnings,
 )
-from fexpkg.system.target import Mode, PageSize, Target, is_host, page_size_of
+from fexpkg.system.status import Status
+from fexpkg.system.status import read as read_status
+from fexpkg.system.target import Mode, Target, checked_root, is_host, page_size_of
 
 log = logging.getLogger(__name__)
-
-EROFSFUSE = "usr/bin/erofsfuse"
-FEX_INTERPRETERS = ("/usr/bin/FEX", "/usr/bin/FEXInterpreter", "/" + LAUNCHER)
 
 
 @dataclass
@@ -61,13 +53,6 @@ class Report:
             logger.info("%s", line)
         for warning in self.warnings:
             logger.warning("%s", warning)
-
-
-def _checked(root: Path) -> Path:
-    root = Path(root)
-    if not root.is_dir():
-        raise FexpkgError(f"root {root} is not a directory: pass an existing root with --root")
-    return root
 
 
 def _live(root: Path, live: bool | None) -> bool:
@@ -98,7 +83,7 @@ def setup(
     binfmt_misc: BinfmtMisc | None = None,
 ) -> Report:
     """Configure FEX in `root` for its page size; on the host, also register binfmt_misc live."""
-    root = _checked(root)
+    root = checked_root(root)
     report = Report(root)
     if not fex_installed(Root(root)):
         report.notes.append(f"fex-emu is not installed in {root}: nothing to set up")
@@ -145,7 +130,7 @@ def teardown(
 ) -> Report:
     """Undo what setup wrote; on the host, unregister fexpkg's live entries and, in native
     mode, register FEX's and the competing entries after it again in boot order."""
-    root = _checked(root)
+    root = checked_root(root)
     report = Report(root)
     report.add(undo_all(Root(root)))
     if _live(root, live):
@@ -160,121 +145,6 @@ def teardown(
     return report
 
 
-# -- status -------------------------------------------------------------------------------------
-
-
-#: Handler.source of an entry read from the live kernel rather than a binfmt.d file.
-LIVE = "binfmt_misc"
-
-
-@dataclass
-class Handler:
-    """A binfmt_misc handler in effect: from a binfmt.d file (its path) or the kernel (LIVE)."""
-
-    name: str
-    interpreter: str
-    flags: str
-    source: str
-    enabled: bool = True
-
-    @property
-    def live(self) -> bool:
-        return self.source == LIVE
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class Status:
-    """How FEX is set up in a root."""
-
-    root: Path
-    size: PageSize
-    mode: Mode
-    installed: bool
-    handlers: list[Handler]
-    live: list[Handler] | None
-    takes: dict[str, Handler | None]
-    rootfs: RootFSInEffect
-    warnings: list[str]
-    cwd: Path = Path("/")  # where relative FEX paths were looked up
-
-    @property
-    def page_size(self) -> int:
-        return self.size.value
-
-    def as_dict(self) -> dict[str, Any]:
-        """Stable keys for `fexpkg status --json`."""
-        return {
-            "root": str(self.root),
-            "page_size": self.page_size,
-            "page_size_source": self.size.source,
-            "mode": self.mode.value,
-            "fex_installed": self.installed,
-            "handlers": [h.as_dict() for h in self.handlers],
-            "live": None if self.live is None else [h.as_dict() for h in self.live],
-            "takes": {arch: h and h.as_dict() for arch, h in self.takes.items()},
-            "rootfs": self.rootfs.as_dict(),
-            "warnings": list(self.warnings),
-        }
-
-
-def _from_file(applied: AppliedEntry) -> Handler:
-    entry = applied.entry
-    return Handler(entry.name, entry.interpreter, entry.flags, "/" + applied.relpath)
-
-
-def _from_live(live: LiveEntry) -> Handler:
-    entry = live.entry
-    return Handler(entry.name, entry.interpreter, entry.flags, LIVE, live.enabled)
-
-
-def _live_takes(arch: str, live: dict[str, LiveEntry], files: list[AppliedEntry]) -> Handler | None:
-    """The live handler for an arch: the only enabled match, else the latest in file order."""
-    header = elf_header(arch)
-    matching = [e for e in live.values() if e.enabled and e.entry.matches(header)]
-    if len(matching) > 1:
-        order = [a.entry.name for a in files]
-        matching.sort(key=lambda e: order.index(e.entry.name) if e.entry.name in order else -1)
-    return _from_live(matching[-1]) if matching else None
-
-
-def _handler_warnings(target: Target, takes: dict[str, Handler | None]) -> list[str]:
-    warnings = []
-    for arch, handler in takes.items():
-        if handler is None:
-            warnings.append(f"no binfmt_misc handler takes {arch} programs")
-        elif handler.interpreter not in FEX_INTERPRETERS:
-            warnings.append(
-                f"{handler.name} ({handler.interpreter}, {handler.source}) takes {arch} programs "
-                "instead of FEX: run `fexpkg setup`"
-            )
-        elif target.mode is Mode.MUVM and handler.interpreter != "/" + LAUNCHER:
-            warnings.append(
-                f"{handler.name} runs FEX directly on a {target.page_size}-byte-page kernel, "
-                "where FEX cannot run: run `fexpkg setup`"
-            )
-    return warnings
-
-
-def _rootfs_warnings(root: Root, rootfs: RootFSInEffect, target: Target) -> list[str]:
-    if target.mode is Mode.MUVM:
-        return []
-    if rootfs.value is None:
-        return ["no RootFS configured: FEX cannot run x86 programs; run `fexpkg setup`"]
-    if not rootfs.value:
-        return [f"{rootfs.source} sets an empty RootFS: FEX cannot run x86 programs"]
-    warnings = []
-    if rootfs.origin is not RootFSOrigin.GLOBAL_CONFIG:
-        warnings.append(f"RootFS {rootfs.value!r} from {rootfs.source} overrides the global one")
-    if not rootfs.exists:
-        warnings.append(f"RootFS {rootfs.path} does not exist (set by {rootfs.source})")
-    elif str(rootfs.path).endswith(".erofs") and not root.exists(EROFSFUSE):
-        warnings.append("erofsfuse is missing: FEX cannot mount the RootFS; install erofs-fuse")
-    return warnings
-
-
 def status(
     root: Path,
     env: Mapping[str, str] = os.environ,
@@ -283,45 +153,11 @@ def status(
     page_size: int | str | None = None,
     binfmt_misc: BinfmtMisc | None = None,
 ) -> Status:
-    """Page size, handlers in effect (files and, on the host, live), RootFS, warnings."""
-    root = _checked(root)
-    r = Root(root)
-    size = page_size_of(root, page_size, env)
-    target = Target(root, size.value)
-    home = Path(home or env.get("HOME") or Path.home())
-    cwd = Path.cwd() if target.is_host else Path("/")  # FEX looks up a relative RootFS there
-    files = effective_handlers(r)
-    takes = {arch: handler_for(elf_header(arch), files) for arch in ARCHES}
-    taken = {arch: a and _from_file(a) for arch, a in takes.items()}
-    warnings: list[str] = []
-    live = None
-    if target.is_host:
-        try:
-            registered = (binfmt_misc or BinfmtMisc()).registered()
-            live = [_from_live(e) for e in registered.values()]
-            taken = {arch: _live_takes(arch, registered, files) for arch in ARCHES}
-        except BinfmtError as exc:
-            warnings.append(str(exc))
-    try:
-        rootfs = resolve_rootfs(r, env, home, cwd)
-    except ConfigError as exc:
-        warnings.append(str(exc))
-        rootfs = RootFSInEffect(None, None, RootFSOrigin.UNREADABLE, False)
-    installed = fex_installed(r)
-    if installed:
-        warnings.extend(_handler_warnings(target, taken))
-        warnings.extend(_rootfs_warnings(r, rootfs, target))
-        if target.mode is Mode.MUVM:
-            warnings.extend(muvm_warnings(r, env, home))
-    return Status(
-        root=root,
-        size=size,
-        mode=target.mode,
-        installed=installed,
-        handlers=[_from_file(a) for a in files],
-        live=live,
-        takes=taken,
-        rootfs=rootfs,
-        warnings=warnings,
-        cwd=cwd,
+    """The status model of `root`, its warnings being the findings of doctor's checks."""
+    from fexpkg.system import (
+        doctor,  # only here: setup, run on every FEX transaction, starts faster
     )
+
+    model = read_status(root, env, home, page_size=page_size, binfmt_misc=binfmt_misc)
+    model.warnings += doctor.status_warnings(model, env, home)
+    return model

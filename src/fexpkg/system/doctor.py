@@ -19,7 +19,7 @@ from typing import Any
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError
 from fexpkg.rootfs import check as rootfs_check
-from fexpkg.system import actions
+from fexpkg.system import messages
 from fexpkg.system.apply import MANIFEST, Manifest, pending
 from fexpkg.system.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
 from fexpkg.system.fexconfig import (
@@ -35,6 +35,7 @@ from fexpkg.system.fexconfig import (
 )
 from fexpkg.system.plan import (
     ARCHES,
+    EROFSFUSE,
     FEX_BINARIES,
     LAUNCHER,
     MUVM,
@@ -43,6 +44,8 @@ from fexpkg.system.plan import (
     SetJsonKey,
     make_plan,
 )
+from fexpkg.system.status import Handler, Status
+from fexpkg.system.status import read as read_status
 from fexpkg.system.target import Mode, Target
 
 log = logging.getLogger(__name__)
@@ -129,7 +132,7 @@ class _Context:
     """What every check reads: the root, the status model, the user's environment."""
 
     root: Root
-    status: actions.Status
+    status: Status
     env: Mapping[str, str]
     home: Path
 
@@ -186,7 +189,7 @@ def _rootfs_image(ctx: _Context) -> Check:
     return Check(
         "rootfs-image",
         Outcome.WARN if other else Outcome.FAIL,
-        f"no RootFS image: /{ROOTFS_IMAGE} is missing"
+        messages.rootfs_image_missing("/" + ROOTFS_IMAGE)
         + (f" (FEX uses {rootfs.path})" if other else ""),
         ctx.install_cmd("fex-emu-rootfs-fedora"),
     )
@@ -242,8 +245,8 @@ def _erofs_fuse(ctx: _Context) -> Check:
     path = ctx.status.rootfs.path or "/" + ROOTFS_IMAGE  # what setup configures when unset
     if not path.endswith(".erofs"):
         return Check("erofs-fuse", Outcome.PASS, "not needed: the RootFS is not an EroFS image")
-    if ctx.root.exists(actions.EROFSFUSE):
-        return Check("erofs-fuse", Outcome.PASS, f"erofs-fuse is installed (/{actions.EROFSFUSE})")
+    if ctx.root.exists(EROFSFUSE):
+        return Check("erofs-fuse", Outcome.PASS, f"erofs-fuse is installed (/{EROFSFUSE})")
     return Check(
         "erofs-fuse",
         Outcome.FAIL,
@@ -260,7 +263,7 @@ def _muvm(ctx: _Context) -> Check:
     return Check(
         "muvm",
         Outcome.FAIL,
-        f"muvm is not installed: x86 programs cannot run on {ctx.status.page_size}-byte pages",
+        messages.muvm_missing(ctx.status.page_size),
         ctx.install_cmd("muvm"),
     )
 
@@ -358,13 +361,13 @@ def _config(ctx: _Context, layers: list[_Layer]) -> list[Check]:
     return [Check("config", Outcome.PASS, f"FEX config readable ({present or 'none present'})")]
 
 
-def _where(handler: actions.Handler) -> str:
+def _where(handler: Handler) -> str:
     if handler.live:
         return f"live entry {BINFMT_MISC}/{handler.name}"
     return handler.source
 
 
-def _is_dispatcher(handler: actions.Handler) -> bool:
+def _is_dispatcher(handler: Handler) -> bool:
     return handler.interpreter.endswith("/binfmt-dispatcher")
 
 
@@ -458,7 +461,7 @@ def _rootfs(ctx: _Context, layers: list[_Layer]) -> Check:
         return Check(
             "rootfs",
             Outcome.FAIL,
-            "no RootFS configured: FEX cannot run x86 programs",
+            messages.NO_ROOTFS_CONFIGURED,
             ctx.setup_cmd() if image else install_then_setup,
         )
     if not rootfs.value:
@@ -517,7 +520,7 @@ def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
         Check(
             "overrides",
             result,
-            f"/{layer.relpath} sets RootFS {layer.rootfs!r}: it {effect}",
+            messages.rootfs_override("/" + layer.relpath, layer.rootfs, muvm),
             _override_fix(ctx, layer),
         )
         for layer in layers[1:]
@@ -631,6 +634,22 @@ def _writable(ctx: _Context) -> Check:
     )
 
 
+def status_warnings(model: Status, env: Mapping[str, str], home: Path | None) -> list[str]:
+    """What `fexpkg status` warns of: the findings of doctor's checks of what it shows."""
+    ctx = _Context(Root(model.root), model, env, Path(home or env.get("HOME") or Path.home()))
+    layers = _layers(ctx)
+    checks = _config(ctx, layers)
+    if model.installed:
+        checks += [
+            *(_binfmt(ctx, arch, setup_current=False) for arch in ARCHES),
+            _rootfs(ctx, layers),
+            _erofs_fuse(ctx),
+            _muvm(ctx),
+            *_overrides(ctx, layers),
+        ]
+    return [check.finding for check in checks if check.result is not Outcome.PASS]
+
+
 def diagnose(
     root: Path,
     env: Mapping[str, str] = os.environ,
@@ -641,7 +660,7 @@ def diagnose(
 ) -> Diagnosis:
     """Run every check over `root` (live binfmt_misc too when it is the host's /)."""
     home = Path(home or env.get("HOME") or Path.home())
-    st = actions.status(root, env, home, page_size=page_size, binfmt_misc=binfmt_misc)
+    st = read_status(root, env, home, page_size=page_size, binfmt_misc=binfmt_misc)
     ctx = _Context(Root(st.root), st, env, home)
     diagnosis = Diagnosis(st.root, st.page_size, st.mode, [_page_size(ctx), _fex(ctx)])
     if not st.installed:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
+from fexpkg.system import messages
 from fexpkg.system.binfmt import BinfmtEntry, is_mask, read_entries
 from fexpkg.system.fexconfig import (
     DEFAULT_ROOTFS,
@@ -38,7 +39,7 @@ FEX_BINARIES = ("usr/bin/FEX", "usr/bin/FEXInterpreter")
 LAUNCHER = "usr/libexec/fexpkg/fex-muvm"
 MUVM = "usr/bin/muvm"
 ROOTFS_IMAGE = DEFAULT_ROOTFS_PATH.lstrip("/")
-NO_ROOTFS = "no RootFS image installed: install fex-emu-rootfs-fedora"
+EROFSFUSE = "usr/bin/erofsfuse"
 
 
 def launcher_script(muvm: str = "/usr/bin/muvm", bindir: str = "/usr/bin") -> bytes:
@@ -166,7 +167,7 @@ def _rootfs_action(
     directory and the user's directories first (fexconfig.rootfs_path).
     """
     if not root.exists(ROOTFS_IMAGE):
-        warnings.append(NO_ROOTFS)
+        warnings.append(messages.rootfs_image_missing(DEFAULT_ROOTFS_PATH))
         return None
     try:
         config = load(root, GLOBAL_CONFIG)
@@ -202,19 +203,19 @@ def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
         plan.register.append(launcher)
     if entries:
         plan.actions.insert(0, WriteFile(LAUNCHER, LAUNCHER_SCRIPT, 0o755))
-    plan.warnings.extend(muvm_warnings(root, env, home))
+    plan.warnings.extend(muvm_warnings(root, plan.target.page_size, env, home))
 
 
-def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
+def muvm_warnings(root: Root, page_size: int, env: Mapping[str, str], home: Path) -> list[str]:
     """What breaks FEX under muvm in this root: no muvm, no image, a user Config.json RootFS.
 
     A host FEX_ROOTFS does not: the launcher (data/fex-muvm.sh) keeps it out of the microVM.
     """
     warnings = []
     if not root.exists(MUVM):
-        warnings.append("muvm is not installed: x86 programs cannot run; install muvm")
+        warnings.append(messages.muvm_missing(page_size))
     if not root.exists(ROOTFS_IMAGE):
-        warnings.append(NO_ROOTFS)
+        warnings.append(messages.rootfs_image_missing(DEFAULT_ROOTFS_PATH))
     user = user_config_path(root, env, home)
     try:
         user_rootfs = get_key(load(root, user), ROOTFS_KEY)
@@ -222,10 +223,7 @@ def muvm_warnings(root: Root, env: Mapping[str, str], home: Path) -> list[str]:
         warnings.append(str(exc))
         user_rootfs = None
     if isinstance(user_rootfs, str) and user_rootfs:
-        warnings.append(
-            f"{root.display(user)} sets RootFS {user_rootfs!r}: it overrides muvm's and breaks "
-            "FEX in the microVM; remove it"
-        )
+        warnings.append(messages.rootfs_override("/" + user, user_rootfs, muvm=True))
     return warnings
 
 

@@ -38,6 +38,14 @@ def is_host(root: Path) -> bool:
     return Path(root).resolve() == Path("/")
 
 
+def checked_root(root: Path | str) -> Path:
+    """The root a command was given, once it is known to be a directory."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FexpkgError(f"root {root} is not a directory: pass an existing root with --root")
+    return root
+
+
 @dataclass(frozen=True)
 class Target:
     """A root directory and the page size of the kernel it runs on."""
