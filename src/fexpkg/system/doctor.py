@@ -18,7 +18,6 @@ from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError
-from fexpkg.rootfs import check as rootfs_check
 from fexpkg.system import messages
 from fexpkg.system.apply import MANIFEST, Manifest, pending
 from fexpkg.system.binfmt import BINFMT_MISC, BinfmtMisc, binfmt_files
@@ -199,6 +198,8 @@ def _rootfs_content(ctx: _Context) -> Check:
     """`fexpkg rootfs check` of the installed image, cached by its size and mtime."""
     if not ctx.root.exists(ROOTFS_IMAGE):
         return Check("rootfs-content", Outcome.PASS, "no RootFS image to check")
+    from fexpkg.rootfs import check as rootfs_check  # doctor only: `fexpkg status` starts faster
+
     details = f"fexpkg rootfs check {ctx.host_path(ROOTFS_IMAGE)}"
     try:
         report = rootfs_check.cached_check(
