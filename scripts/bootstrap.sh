@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PKGS=(dnf python3-dnf python3-libcomps python3-rpm python3-lxml python3-venv rpm
              createrepo-c rpmlint libxml2-utils xsltproc erofs-utils busybox-static
-             python3-license-expression util-linux mmdebstrap)
+             python3-license-expression util-linux mmdebstrap groff-base zsh fish)
 FEDORA_PKGS=(dnf python3-dnf python3-libcomps python3-rpm python3-lxml rpm-build createrepo_c
              rpmlint libxml2 libxslt erofs-utils busybox python3-license-expression
-             systemd-rpm-macros python3-devel pyproject-rpm-macros util-linux)
+             systemd-rpm-macros python3-devel pyproject-rpm-macros util-linux groff-base zsh fish)
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -40,6 +40,6 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import dnf, libcomps, rpm
 fi
 stamp=.venv/.fexpkg-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]'
     touch "$stamp"
 fi

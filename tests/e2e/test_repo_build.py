@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import shutil
 import subprocess
@@ -170,6 +171,35 @@ def test_rootfs_package_holds_an_erofs_image(
     )
     assert (fsck.returncode, fsck.stdout + fsck.stderr) == (0, "")
     assert snapshot(tree) == snapshot(repo.ROOTFS_TREE)
+
+
+def test_fexpkg_ships_its_manual_pages_completions_and_guide(
+    built: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """At Fedora's paths, generated from this checkout's parser: a page per command."""
+    from fexpkg.cli import GROUPS, build_parser, commands
+
+    out, _, _ = built
+    root = extract(next(out.glob("python3-fexpkg-*.noarch.rpm")), tmp_path / "fexpkg")
+    man1 = root / "usr/share/man/man1"
+    pages = {p.name.split(".1")[0] for p in man1.iterdir()}
+    assert pages == {"fexpkg", *(f"fexpkg-{name}" for name in commands(build_parser(GROUPS)))}
+    for path in (
+        "usr/share/bash-completion/completions/fexpkg",
+        "usr/share/zsh/site-functions/_fexpkg",
+        "usr/share/fish/vendor_completions.d/fexpkg.fish",
+        "usr/share/doc/python3-fexpkg/user-guide.adoc",
+    ):
+        assert (root / path).stat().st_size > 0, path
+    if shutil.which("groff") is None:
+        pytest.skip("groff is missing (Debian: apt-get install groff-base)")
+    page = next(man1.glob("fexpkg-doctor.1*"))
+    text = gzip.decompress(page.read_bytes()).decode() if page.suffix == ".gz" else page.read_text()
+    groff = subprocess.run(
+        ["groff", "-man", "-ww", "-Tascii"], input=text, capture_output=True, text=True
+    )
+    assert (groff.returncode, groff.stderr) == (0, "")
+    assert "fexpkg-doctor - check how x86 programs run in a root" in groff.stdout
 
 
 def test_repodata_carries_the_comps_group(built: tuple[Path, Path, Path]) -> None:

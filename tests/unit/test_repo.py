@@ -63,6 +63,15 @@ def test_fexpkg_tarball_is_reproducible_and_skips_caches(tmp_path: Path) -> None
     assert "fexpkg-1.0/src/fexpkg/mod.py" in names
     assert "fexpkg-1.0/src" in names
     assert not [n for n in names if "__pycache__" in n]
+    # generated from the parser, as specs/fexpkg.spec installs them on a foreign host
+    assert {
+        "fexpkg-1.0/manual/man1/fexpkg.1",
+        "fexpkg-1.0/manual/man1/fexpkg-doctor.1",
+        "fexpkg-1.0/manual/completions/fexpkg",
+        "fexpkg-1.0/manual/completions/_fexpkg",
+        "fexpkg-1.0/manual/completions/fexpkg.fish",
+    } <= set(names)
+    assert names == sorted(names)
 
 
 def test_fexpkg_tarball_needs_its_files(tmp_path: Path) -> None:

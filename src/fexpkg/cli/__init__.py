@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import fexpkg
 from fexpkg.cli import comps, kiwi, root, rootfs, spec
@@ -17,6 +18,7 @@ from fexpkg.errors import FexpkgError
 log = logging.getLogger("fexpkg")
 
 GROUPS = (root, comps, spec, kiwi, rootfs)
+SUMMARY = "set up the FEX x86 emulator on Fedora AArch64"
 
 
 def _is_checkout() -> bool:
@@ -52,19 +54,36 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser with every command group registered."""
+class Command(NamedTuple):
+    """A top-level command: its parser and the one-line summary `fexpkg --help` shows."""
+
+    parser: argparse.ArgumentParser
+    summary: str
+
+
+def build_parser(groups: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
+    """Return the parser with the command groups registered (default: every group there is:
+    GROUPS, and in the checkout the development commands)."""
     parser = argparse.ArgumentParser(
         prog="fexpkg",
         description="Set up the FEX x86 emulator on Fedora AArch64, and the comps, specs and "
         "repositories that ship it.",
+        epilog="Each command has its manual page, fexpkg-COMMAND(1), and its --help. Errors are "
+        "one line, 'fexpkg: error: MESSAGE', saying what to do.",
     )
     parser.add_argument("--version", action=_Version, help="show fexpkg's version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in _groups():
+    for group in groups or _groups():
         group.register(sub)
     return parser
+
+
+def commands(parser: argparse.ArgumentParser) -> dict[str, Command]:
+    """The top-level commands of `parser` (from build_parser) by name, in --help's order."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    summaries = {a.dest: a.help or "" for a in sub._get_subactions()}
+    return {name: Command(p, summaries[name]) for name, p in sub.choices.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

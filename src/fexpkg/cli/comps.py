@@ -15,7 +15,12 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `comps` command and its sub-commands."""
     parser = sub.add_parser(
-        "comps", help="validate, merge and render comps files", description=__doc__
+        "comps",
+        help="validate, merge and render comps files",
+        description="Check comps files as fedora-comps' CI does (RelaxNG schema, libcomps, "
+        "fedora-comps' rules), merge the FEX group and its place in the KDE environment into a "
+        "comps file, and render a .xml.in file. Problems print as FILE:LINE: MESSAGE (or, with "
+        "--format, as GitHub annotations or JSON).",
     )
     actions = parser.add_subparsers(dest="comps_command", required=True, metavar="ACTION")
 

@@ -8,7 +8,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `kiwi` command and its sub-commands."""
-    parser = sub.add_parser("kiwi", help="validate Kiwi descriptions", description=__doc__)
+    parser = sub.add_parser(
+        "kiwi",
+        help="validate Kiwi descriptions",
+        description="Validate Kiwi image descriptions and <packages> fragments with the real "
+        "Kiwi, without building an image. Problems print as FILE:LINE: MESSAGE.",
+    )
     actions = parser.add_subparsers(dest="kiwi_command", required=True, metavar="ACTION")
 
     chk = actions.add_parser(

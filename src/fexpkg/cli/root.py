@@ -14,7 +14,16 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the root commands to the `fexpkg` parser."""
-    setup = sub.add_parser("setup", help="configure FEX in a root for its page size")
+    setup = sub.add_parser(
+        "setup",
+        help="configure FEX in a root for its page size",
+        description="Configure FEX in a root (the running system's / by default) for its "
+        "kernel's page size. On 4 KiB pages: register FEX's binfmt_misc handlers after "
+        "qemu-user-static's, box64's and binfmt-dispatcher's, and set Config.RootFS in "
+        "/usr/share/fex-emu/Config.json. On 16 KiB and 64 KiB pages: register the muvm launcher "
+        "instead of FEX. Every file written is recorded for teardown; a second run changes "
+        "nothing. rpm file triggers and the DNF plugins run it after FEX transactions.",
+    )
     _root_arg(setup)
     setup.add_argument(
         "--page-size",
@@ -25,18 +34,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     _live_arg(setup)
     setup.set_defaults(func=run_setup)
 
-    teardown = sub.add_parser("teardown", help="undo what setup wrote in a root")
+    teardown = sub.add_parser(
+        "teardown",
+        help="undo what setup wrote in a root",
+        description="Undo what setup wrote in a root: each file is restored as it was, "
+        "except one changed since setup wrote it, which is left alone. On the running system the "
+        "live binfmt_misc handlers end as the next boot would set them, so qemu-user-static "
+        "takes x86 programs back. Removing fex-emu runs it.",
+    )
     _root_arg(teardown)
     _live_arg(teardown)
     teardown.set_defaults(func=run_teardown)
 
-    status = sub.add_parser("status", help="show how x86 programs run in a root")
+    status = sub.add_parser(
+        "status",
+        help="show how x86 programs run in a root",
+        description="Show how x86 programs run in a root: the page size and where it comes "
+        "from, native or muvm mode, the binfmt_misc handlers in the order the kernel tries them, "
+        "the one that takes x86 and x86-64 programs, and the RootFS FEX uses. Changes nothing.",
+    )
     _root_arg(status)
     status.add_argument("--page-size", default=None, metavar="N|auto", help="as for setup")
     status.add_argument("--json", action="store_true", help="print JSON with stable keys")
     status.set_defaults(func=run_status)
 
-    check = sub.add_parser("doctor", help="check how x86 programs run in a root, with fixes")
+    check = sub.add_parser(
+        "doctor",
+        help="check how x86 programs run in a root, with fixes",
+        description="Check how x86 programs run in a root: one line per check (PASS, WARN or "
+        "FAIL, the check's name, what it found) and, under a problem, the command that fixes it. "
+        "Exit status 1 when a check fails. Changes nothing.",
+    )
     _root_arg(check)
     check.add_argument("--page-size", default=None, metavar="N|auto", help="as for setup")
     check.add_argument("--json", action="store_true", help="print JSON with stable keys")

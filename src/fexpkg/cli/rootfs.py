@@ -9,7 +9,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `rootfs` command and its sub-commands."""
-    parser = sub.add_parser("rootfs", help="check FEX RootFS images", description=__doc__)
+    parser = sub.add_parser(
+        "rootfs",
+        help="check FEX RootFS images",
+        description="Check whether a RootFS (an EroFS image or a directory tree) suits FEX, "
+        "Steam's pressure-vessel and FEX's thunks.",
+    )
     actions = parser.add_subparsers(dest="rootfs_command", required=True, metavar="ACTION")
     chk = actions.add_parser(
         "check",

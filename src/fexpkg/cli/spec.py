@@ -11,7 +11,14 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `spec` command and its sub-commands."""
-    parser = sub.add_parser("spec", help="check spec files", description=__doc__)
+    parser = sub.add_parser(
+        "spec",
+        help="check spec files",
+        description="Check spec files: rpm's own parser with Fedora's macros, the project's "
+        "checks (SPDX License:, %changelog, ExclusiveArch:, %files paths) and rpmlint with the "
+        "project's "
+        "configuration. Problems print as SPEC:LINE: MESSAGE.",
+    )
     actions = parser.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
 
     lint = actions.add_parser(

@@ -30,8 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo",
         help="build the repository and dnf install @fex-x86-emulation into scratch installroots",
+        description="What `make demo` runs: build the repository from specs/, the test "
+        "stand-ins and comps/, then dnf install @fex-x86-emulation into a scratch installroot per "
+        "page size (DNF 4), and dnf5 install in a Debian unstable root (DNF 5, rpm 6). Writes "
+        "only under --work and the DNF 5 host's cache.",
     )
-    demo.add_argument("--work", type=Path, required=True, help="work directory (recreated)")
+    demo.add_argument(
+        "--work", type=Path, required=True, metavar="DIR", help="work directory (recreated)"
+    )
     demo.set_defaults(func=run_demo)
 
 

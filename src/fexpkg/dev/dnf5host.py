@@ -50,7 +50,17 @@ PREPARE_VERSION = 1
 #: those names own (rpm removes a directory no package owns once it is empty).
 #: `{pyver}`: the root's Python X.Y.
 FEDORA_NAMES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "base-files": (("filesystem",), ("/usr/share/licenses",)),
+    "base-files": (
+        ("filesystem",),
+        (
+            "/usr/share/licenses",
+            # the manual and shell completion directories python3-fexpkg installs into
+            "/usr/share/man/man1",
+            "/usr/share/bash-completion/completions",
+            "/usr/share/zsh/site-functions",
+            "/usr/share/fish/vendor_completions.d",
+        ),
+    ),
     "python3": (
         ("python3", "python(abi) = {pyver}", "/usr/bin/python3"),
         ("/usr/lib/python{pyver}", "/usr/lib/python{pyver}/site-packages"),

@@ -19,11 +19,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from fexpkg.dev import manual
 from fexpkg.dev.checkout import CHECKOUT, FIXTURES, SPECS, SRC
 from fexpkg.errors import RepoError, SpecError
 from fexpkg.packaging import specs
@@ -38,7 +40,12 @@ HOST_BUSYBOX = Path("/bin/busybox")
 #: %{fexpkg} of the specs (fex-emu-rootfs-fedora's %check): this checkout's fexpkg.
 FEXPKG_COMMAND = f"env PYTHONPATH={SRC} {sys.executable} -m fexpkg"
 #: What the fexpkg source tarball holds, relative to the checkout.
-FEXPKG_SOURCES = ("src/fexpkg", "dnf-plugins", "pyproject.toml", "README.md", "LICENSE")
+FEXPKG_SOURCES = ("src/fexpkg", "dnf-plugins", "docs", "pyproject.toml", "README.md", "LICENSE")
+#: Where the tarball carries the manual pages and completions generated from this checkout's
+#: parser: specs/fexpkg.spec installs them from there (on Fedora it generates them itself).
+FEXPKG_MANUAL = "manual"
+#: The generated pages' date: fixed, as the tarball's timestamps are.
+MANUAL_DATE = "1970-01-01"
 EXCLUDED = re.compile(r"(^|/)(__pycache__|[^/]*\.egg-info|\.[^/]*)(/|$)|\.py[co]$")
 #: Fixed timestamp and UUID: generated sources are byte-identical for identical inputs.
 EPOCH = 0
@@ -85,7 +92,8 @@ def make_sysroot_tarball(dst: Path, tree: Path = SYSROOT_TREE) -> None:
 
 
 def make_fexpkg_tarball(dst: Path, checkout: Path = CHECKOUT) -> None:
-    """`fexpkg-VERSION.tar.gz` from the working tree (uncommitted files included, caches not)."""
+    """`fexpkg-VERSION.tar.gz` from the working tree (uncommitted files included, caches not),
+    and in FEXPKG_MANUAL/ the manual pages and completions of fexpkg's parser."""
     top = dst.name.removesuffix(".tar.gz")
     members = [(checkout, top)]
     for name in FEXPKG_SOURCES:
@@ -94,8 +102,15 @@ def make_fexpkg_tarball(dst: Path, checkout: Path = CHECKOUT) -> None:
             raise RepoError(f"{path} is missing: the fexpkg source tarball needs it")
         found = [path, *_walk(path)] if path.is_dir() else [path]
         members += [(p, f"{top}/{p.relative_to(checkout).as_posix()}") for p in found]
+    members = _with_parents(members, checkout, top)
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = Path(tmp, FEXPKG_MANUAL)
+        manual.write(generated, date=MANUAL_DATE)
+        for path in [generated, *_walk(generated)]:
+            members.append((path, f"{top}/{path.relative_to(tmp).as_posix()}"))
+        data = _tar_bytes(sorted(members, key=lambda m: m[1]))
     with gzip.GzipFile(dst, "wb", mtime=EPOCH) as out:
-        out.write(_tar_bytes(_with_parents(members, checkout, top)))
+        out.write(data)
 
 
 def copy_busybox(dst: Path, src: Path = HOST_BUSYBOX) -> None:

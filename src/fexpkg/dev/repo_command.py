@@ -11,7 +11,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `repo` command and its sub-commands."""
-    parser = sub.add_parser("repo", help="build the RPM repository", description=__doc__)
+    parser = sub.add_parser(
+        "repo",
+        help="build the RPM repository",
+        description="Build an RPM repository from the project's specs/ and its test stand-ins "
+        "of Fedora's FEX packages, with rpmbuild and createrepo_c.",
+    )
     actions = parser.add_subparsers(dest="repo_command", required=True, metavar="ACTION")
 
     bld = actions.add_parser(
