@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import pytest
 
-from fexpkg.system import actions, doctor
+from fexpkg.system import actions, doctor, messages
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 GUIDE = CHECKOUT / "docs" / "user-guide.adoc"
@@ -162,6 +162,26 @@ def test_example_prints_what_the_guide_shows(example, tmp_path):
         assert status == (1 if failed else 0), f"{GUIDE.name}:{step.line}: exit status"
 
 
+def _strings(node: ast.AST) -> list[str]:
+    constants = (n for n in ast.walk(node) if isinstance(n, ast.Constant))
+    return [n.value for n in constants if isinstance(n.value, str)]
+
+
+def _messages() -> dict[str, list[str]]:
+    """The findings doctor words through fexpkg.system.messages: `messages.NAME` to its words."""
+    found = {}
+    for node in ast.parse(inspect.getsource(messages)).body:
+        if isinstance(node, ast.FunctionDef):
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            found[f"messages.{node.name}"] = [s for part in body for s in _strings(part)]
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            found[f"messages.{node.targets[0].id}"] = _strings(node.value)
+    return found
+
+
+MESSAGES = _messages()
+
+
 def findings() -> dict[str, list[str]]:
     """Doctor's checks by name, each with the fixed words of its WARN and FAIL findings."""
     by_name: dict[str, list[str]] = {}
@@ -174,9 +194,13 @@ def findings() -> dict[str, list[str]]:
         if ast.unparse(result) == "Outcome.PASS":
             continue
         parts = [
-            n.value
+            text
             for n in ast.walk(finding)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            for text in (
+                [n.value]
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                else MESSAGES.get(ast.unparse(n), [])
+            )
         ]
         # every fixed phrase; separators (": ", " (") and values from elsewhere (str(exc)) aside
         words += [part.strip(" :,()") for part in parts if len(part.strip(" :,()")) >= 8]
