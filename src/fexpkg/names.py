@@ -8,6 +8,8 @@ nothing else.
 FEX_GROUP_IDS = frozenset({"fex-x86-emulation", "x86-emulation"})
 FEX_PACKAGE = "fex-emu"
 MUVM_PACKAGE = "muvm"
+#: The page size FEX runs on directly; on any other, x86 programs run in a muvm microVM.
+NATIVE_PAGE_SIZE = 4096
 #: Packages whose arrival or departure changes what setup must write.
 WATCHED = frozenset(
     {

@@ -30,7 +30,7 @@ PACKAGE_TYPES = ("mandatory", "default", "optional", "conditional")
 # then by name with ASCII letters upper-cased; groups by upper-cased id; categories by
 # display_order compared as text, then id; a category's groupids by upper-cased name.
 # It keeps environments, and their grouplist and optionlist, in document order.
-_TYPE_RANK = {"mandatory": 1, "conditional": 2, "default": 3, "optional": 4}
+TYPE_RANK = {"mandatory": 1, "conditional": 2, "default": 3, "optional": 4}
 _UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -41,7 +41,7 @@ def fold(text: str) -> str:
 
 def packagereq_key(req_type: str | None, name: str) -> tuple[int, str]:
     """Sort key of a packagereq within its packagelist."""
-    return _TYPE_RANK.get(req_type or "", 0), fold(name)
+    return TYPE_RANK.get(req_type or "", 0), fold(name)
 
 
 def category_key(display_order: str | None, cat_id: str) -> tuple[str, str]:

@@ -411,8 +411,8 @@ def _notices(notices: list[str], name: str, entries: list[int]) -> list[Problem]
     return problems
 
 
-_RANK = {None: "0", "mandatory": "1", "conditional": "2", "default": "3", "optional": "4"}
-"""comps.packagereq_key's type rank as one character, for the known types (and no type)."""
+_RANK = {None: "0", **{kind: str(rank) for kind, rank in document.TYPE_RANK.items()}}
+"""document.packagereq_key's type rank as one character, for the known types (and no type)."""
 
 
 def _first_text(elem: etree._Element, tag: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from fexpkg.comps import merge as comps_merge
 from fexpkg.dev import checkout, harness, repo
 from fexpkg.dev.harness import HarnessError
-from fexpkg.packaging import specs
+from fexpkg.packaging import specs, spin
 
 WORK = checkout.BUILD / "system"
 FEXPKG_SPEC = checkout.SPECS / "fexpkg.spec"
@@ -251,8 +251,8 @@ class SystemRoot:
         proc = self.run(
             "dnf5",
             "-y",
-            f"--forcearch={harness.ARCH}",
-            f"--releasever={harness.RELEASEVER}",
+            f"--forcearch={spin.ARCH}",
+            f"--releasever={spin.RELEASEVER}",
             *args,
             env=env,
             check=check,
@@ -345,7 +345,7 @@ def build_rpms(
             "rpmbuild",
             "-bb",
             "--target",
-            harness.ARCH,
+            spin.ARCH,
             "--nodeps",
             "--define",
             f"_topdir {inside}/top",

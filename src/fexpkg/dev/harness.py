@@ -21,11 +21,10 @@ from fexpkg.comps import merge as comps_merge
 from fexpkg.dev import repo
 from fexpkg.dev.checkout import FIXTURE_COMPS, PLUGIN_DIR, PROJECT_COMPS, SRC
 from fexpkg.errors import FexpkgError
+from fexpkg.packaging.spin import ARCH, RELEASEVER
 
 log = logging.getLogger(__name__)
 
-ARCH = "aarch64"
-RELEASEVER = "42"
 
 #: Paths that DNF and rpm own for their own bookkeeping: not part of the system's state.
 BOOKKEEPING = (

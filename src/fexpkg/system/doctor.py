@@ -31,13 +31,14 @@ from fexpkg.system.fexconfig import (
     get_key,
     load,
     user_config_path,
+    user_home,
 )
 from fexpkg.system.plan import (
     ARCHES,
     EROFSFUSE,
     FEX_BINARIES,
     LAUNCHER,
-    MUVM,
+    MUVM_BINARY,
     ROOTFS_IMAGE,
     Plan,
     SetJsonKey,
@@ -259,8 +260,8 @@ def _erofs_fuse(ctx: _Context) -> Check:
 def _muvm(ctx: _Context) -> Check:
     if ctx.status.mode is Mode.NATIVE:
         return Check("muvm", Outcome.PASS, "not needed on 4096-byte pages")
-    if ctx.root.exists(MUVM):
-        return Check("muvm", Outcome.PASS, f"muvm is installed (/{MUVM})")
+    if ctx.root.exists(MUVM_BINARY):
+        return Check("muvm", Outcome.PASS, f"muvm is installed (/{MUVM_BINARY})")
     return Check(
         "muvm",
         Outcome.FAIL,
@@ -277,7 +278,7 @@ def _muvm_fex(ctx: _Context) -> Check:
     if ctx.status.mode is Mode.NATIVE:
         return Check("muvm-fex", Outcome.PASS, "not needed on 4096-byte pages")
     shipped = [p.rpartition("/")[2] for p in FEX_BINARIES if ctx.root.exists(p)]
-    if not shipped or not ctx.root.exists(MUVM):
+    if not shipped or not ctx.root.exists(MUVM_BINARY):
         return Check("muvm-fex", Outcome.PASS, "nothing to pair: muvm or FEX is missing")
     try:
         guest = ctx.root.read_bytes(MUVM_GUEST)
@@ -637,7 +638,7 @@ def _writable(ctx: _Context) -> Check:
 
 def status_warnings(model: Status, env: Mapping[str, str], home: Path | None) -> list[str]:
     """What `fexpkg status` warns of: the findings of doctor's checks of what it shows."""
-    ctx = _Context(Root(model.root), model, env, Path(home or env.get("HOME") or Path.home()))
+    ctx = _Context(Root(model.root), model, env, user_home(env, home))
     layers = _layers(ctx)
     checks = _config(ctx, layers)
     if model.installed:
@@ -660,7 +661,7 @@ def diagnose(
     binfmt_misc: BinfmtMisc | None = None,
 ) -> Diagnosis:
     """Run every check over `root` (live binfmt_misc too when it is the host's /)."""
-    home = Path(home or env.get("HOME") or Path.home())
+    home = user_home(env, home)
     st = read_status(root, env, home, page_size=page_size, binfmt_misc=binfmt_misc)
     ctx = _Context(Root(st.root), st, env, home)
     diagnosis = Diagnosis(st.root, st.page_size, st.mode, [_page_size(ctx), _fex(ctx)])

@@ -169,6 +169,11 @@ def _absolute(path: str, cwd: Path | str) -> str:
     return posixpath.join(str(cwd), path)
 
 
+def user_home(env: Mapping[str, str], home: Path | str | None = None) -> Path:
+    """The user's home: `home` when given, else $HOME, else the password database's."""
+    return Path(home or env.get("HOME") or Path.home())
+
+
 def user_dirs(root: Root, env: Mapping[str, str], home: Path, cwd: Path | str = "/") -> UserDirs:
     """The user's data and config directories, as FEX picks them (see above)."""
     legacy = f"{home}/.fex-emu/"
@@ -218,7 +223,7 @@ def resolve_rootfs(
     cwd: Path | str = "/",
 ) -> RootFSInEffect:
     """The RootFS in effect: global config, then the user's, then $FEX_ROOTFS (see above)."""
-    home = Path(home or env.get("HOME") or Path.home())
+    home = user_home(env, home)
     value, origin, config = None, RootFSOrigin.NOT_SET, None
     layers = (
         (GLOBAL_CONFIG, RootFSOrigin.GLOBAL_CONFIG),

@@ -25,6 +25,7 @@ from fexpkg.system.fexconfig import (
     load,
     rootfs_path,
     user_config_path,
+    user_home,
 )
 from fexpkg.system.target import Mode, Target
 
@@ -37,7 +38,7 @@ MUVM_NAME = "fexpkg-muvm-{arch}"
 FEX_NAME = "FEX-{arch}"
 FEX_BINARIES = ("usr/bin/FEX", "usr/bin/FEXInterpreter")
 LAUNCHER = "usr/libexec/fexpkg/fex-muvm"
-MUVM = "usr/bin/muvm"
+MUVM_BINARY = "usr/bin/muvm"
 ROOTFS_IMAGE = DEFAULT_ROOTFS_PATH.lstrip("/")
 EROFSFUSE = "usr/bin/erofsfuse"
 
@@ -212,7 +213,7 @@ def muvm_warnings(root: Root, page_size: int, env: Mapping[str, str], home: Path
     A host FEX_ROOTFS does not: the launcher (data/fex-muvm.sh) keeps it out of the microVM.
     """
     warnings = []
-    if not root.exists(MUVM):
+    if not root.exists(MUVM_BINARY):
         warnings.append(messages.muvm_missing(page_size))
     if not root.exists(ROOTFS_IMAGE):
         warnings.append(messages.rootfs_image_missing(DEFAULT_ROOTFS_PATH))
@@ -235,7 +236,7 @@ def make_plan(
     plan = Plan(target, installed=fex_installed(root))
     if not plan.installed:
         return plan
-    home = Path(home or env.get("HOME") or Path.home())
+    home = user_home(env, home)
     if target.mode is Mode.NATIVE:
         _native(root, plan, env, home)
     else:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from fexpkg.names import FEX_GROUP_IDS, FEX_PACKAGE, MUVM_PACKAGE, WATCHED
+from fexpkg.names import FEX_GROUP_IDS, FEX_PACKAGE, MUVM_PACKAGE, NATIVE_PAGE_SIZE, WATCHED
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 COMPANIONS = ("fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse")
 #: Every package the plugin may add beside FEX, whatever the page size.
 ALL_COMPANIONS = (*COMPANIONS, MUVM_PACKAGE)
-NATIVE_PAGE_SIZE = 4096
 
 
 @dataclass(frozen=True)

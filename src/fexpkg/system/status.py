@@ -22,7 +22,7 @@ from fexpkg.system.binfmt import (
     elf_header,
     handler_for,
 )
-from fexpkg.system.fexconfig import RootFSInEffect, RootFSOrigin, resolve_rootfs
+from fexpkg.system.fexconfig import RootFSInEffect, RootFSOrigin, resolve_rootfs, user_home
 from fexpkg.system.plan import ARCHES, fex_installed
 from fexpkg.system.target import Mode, PageSize, Target, checked_root, page_size_of
 
@@ -116,7 +116,7 @@ def read(
     r = Root(root)
     size = page_size_of(root, page_size, env)
     target = Target(root, size.value)
-    home = Path(home or env.get("HOME") or Path.home())
+    home = user_home(env, home)
     cwd = Path.cwd() if target.is_host else Path("/")  # FEX looks up a relative RootFS there
     files = effective_handlers(r)
     takes = {arch: handler_for(elf_header(arch), files) for arch in ARCHES}

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from fexpkg.confined import Root
 from fexpkg.errors import FexpkgError
+from fexpkg.names import NATIVE_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
-NATIVE_PAGE_SIZE = 4096
 PAGE_SIZES = (4096, 16384, 65536)
 ENV_PAGE_SIZE = "FEXPKG_PAGE_SIZE"
 MODULES_DIR = "usr/lib/modules"
