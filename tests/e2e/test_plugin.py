@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -239,3 +240,36 @@ def test_hostile_symlinks_in_the_root_never_lead_writes_outside_it(make_root, tm
     assert not (tmp_path / "fex-muvm").exists()
     assert (root.path / "fex-muvm").is_file()  # the link climbs no higher than the root
     assert (root.path / str(outside).lstrip("/") / "zz-fexpkg-muvm-x86_64.conf").is_file()
+
+
+# Mount a 16 KiB tmpfs on $1, fill it, then run the rest of the arguments (in the namespace).
+FULL = (
+    'mount -t tmpfs -o size=16k fexpkg-full "$1" && '
+    '{ cat /dev/zero >"$1/.fill" 2>/dev/null; shift; exec "$@"; }'
+)
+
+
+def test_a_full_file_system_never_fails_the_transaction(make_root):
+    """Disk full under DNF 4: the transaction succeeds, fexpkg names the file and the cause,
+    nothing is half-written, and the next setup completes."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    root = make_root()
+    binfmt_d = root.path / "etc/binfmt.d"
+    binfmt_d.mkdir(parents=True, exist_ok=True)
+    in_namespace = ("unshare", "--mount", "--propagation", "private", "sh", "-c", FULL, "sh")
+    result = root.dnf("install", GROUP, wrapper=(*in_namespace, str(binfmt_d)), check=False)
+    if result.returncode and "mount:" in result.output:
+        pytest.skip(f"cannot mount a tmpfs here: {result.output.strip()}")
+
+    assert result.returncode == 0, result.output
+    assert root.installed() >= FEX_SET
+    errors = [line for line in result.output.splitlines() if "cannot write" in line]
+    assert errors == [
+        f"fex: cannot write {binfmt_d}/zz-fexpkg-FEX-x86.conf: "
+        "no space left on the file system: free some and run again"
+    ], result.output
+    # Outside the namespace the directory is as it was: nothing half-written, no temporary file.
+    assert list(binfmt_d.iterdir()) == []
+    actions.setup(root.path, env={})  # the next run completes what the full one could not
+    assert_native(root)

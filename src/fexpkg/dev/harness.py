@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,9 +143,12 @@ class Installroot:
         env: Mapping[str, str] | None = None,
         plugins: bool = True,
         check: bool = True,
+        wrapper: Sequence[str] = (),
     ) -> DnfResult:
-        """Run `dnf ARGS` against this root (with no plugin at all unless ``plugins``)."""
+        """Run `dnf ARGS` against this root (with no plugin at all unless ``plugins``), through
+        `wrapper` (a command that runs its arguments, e.g. in a mount namespace) when given."""
         cmd = (
+            *wrapper,
             "dnf",
             "-c",
             str(self.conf),
