@@ -1,5 +1,8 @@
 """binfmt_misc lines, the binfmt.d model and parsing of the live interface."""
 
+import errno
+import os
+
 import pytest
 
 from fexpkg.confined import Root
@@ -7,6 +10,7 @@ from fexpkg.errors import BinfmtError
 from fexpkg.system.binfmt import (
     BinfmtEntry,
     BinfmtMisc,
+    LiveEntry,
     effective_handlers,
     elf_header,
     handler_for,
@@ -160,3 +164,82 @@ def test_fake_directory_interface(tmp_path):
     assert misc.unregister("FEX-x86")
     assert (tmp_path / "FEX-x86").read_text().startswith("-1")
     assert not misc.unregister("qemu-x86_64")
+
+
+@pytest.mark.parametrize(
+    ("text", "entry", "enabled"),
+    [
+        (
+            "disabled\ninterpreter /usr/bin/wine\nflags: \nextension .exe\n",
+            BinfmtEntry("x", "E", 0, b"exe", b"", "/usr/bin/wine", ""),
+            False,
+        ),
+        (
+            "enabled\ninterpreter /opt/my fex/FEX\nflags: PF\noffset 2\nmagic 4c46\n",
+            BinfmtEntry("x", "M", 2, b"LF", b"", "/opt/my fex/FEX", "PF"),
+            True,
+        ),
+        ("enabled\n", BinfmtEntry("x", "M", 0, b"", b"", "", ""), True),
+        ("", BinfmtEntry("x", "M", 0, b"", b"", "", ""), False),
+    ],
+    ids=["extension", "offset-and-spaced-interpreter", "truncated", "empty"],
+)
+def test_parse_status_fields(text, entry, enabled):
+    assert parse_status("x", text) == LiveEntry(entry, enabled)
+
+
+def fake_misc(tmp_path, *entries: str):
+    """A plain directory laid out like binfmt_misc, with entries named FEX-x86 and so on."""
+    for name in ("register", "status", *entries):
+        (tmp_path / name).write_text("enabled\ninterpreter /usr/bin/FEXInterpreter\nflags: POCF\n")
+    return BinfmtMisc(tmp_path)
+
+
+def test_available_when_mounted(tmp_path):
+    assert fake_misc(tmp_path).available()
+
+
+def test_registered_lists_names_sorting_after_register_and_skips_vanished_ones(tmp_path):
+    misc = fake_misc(tmp_path, "FEX-x86", "qemu-x86_64", "wine")
+    (tmp_path / "A-gone").symlink_to("unregistered-meanwhile")
+    assert list(misc.registered()) == ["FEX-x86", "qemu-x86_64", "wine"]
+
+
+def test_unreadable_entry_is_one_line_error(tmp_path):
+    misc = fake_misc(tmp_path)
+    (tmp_path / "FEX-x86").mkdir()
+    with pytest.raises(BinfmtError) as info:
+        misc.registered()
+    assert str(info.value) == f"cannot read {tmp_path}: Is a directory"
+
+
+class FailingMisc(BinfmtMisc):
+    """binfmt_misc whose writes fail with one errno."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def _write(self, name: str, data: bytes) -> None:
+        raise OSError(self.code, os.strerror(self.code))
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        (errno.EEXIST, "it is already registered"),
+        (errno.ENOENT, "/usr/bin/FEXInterpreter does not exist"),
+        (errno.EINVAL, "Invalid argument"),
+    ],
+)
+def test_register_failure_names_the_entry_and_the_cause(code, hint):
+    with pytest.raises(BinfmtError) as info:
+        FailingMisc(code).register(BinfmtEntry.parse_line(FEX_X86))
+    assert str(info.value) == f"cannot register binfmt_misc entry FEX-x86: {hint}"
+
+
+def test_unregister_failure_names_the_entry_and_the_cause():
+    with pytest.raises(BinfmtError) as info:
+        FailingMisc(errno.EACCES).unregister("FEX-x86")
+    assert str(info.value) == "cannot unregister binfmt_misc entry FEX-x86: Permission denied"
+    assert not FailingMisc(errno.ENOENT).unregister("FEX-x86")
