@@ -1,6 +1,7 @@
 """The desired state of a root per mode (pure: nothing is written)."""
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fexpkg.system.plan import (
     SetJsonKey,
     Symlink,
     WriteFile,
+    launcher_script,
     make_plan,
 )
 from fexpkg.system.target import Target
@@ -142,3 +144,11 @@ def test_muvm_warnings(root):
 def test_not_installed_plans_nothing(tmp_path):
     plan = plan_for(tmp_path, 4096)
     assert not plan.installed and plan.actions == [] and plan.warnings == []
+
+
+def test_launcher_script_is_the_shipped_file_with_the_paths_given_quoted():
+    shipped = resources.files("fexpkg.system").joinpath("data/fex-muvm.sh").read_bytes()
+    assert launcher_script() == LAUNCHER_SCRIPT == shipped
+    assert launcher_script("/opt/my muvm", "/opt/fex bin") == shipped.replace(
+        b"\nmuvm=/usr/bin/muvm\n", b"\nmuvm='/opt/my muvm'\n"
+    ).replace(b"\nbindir=/usr/bin\n", b"\nbindir='/opt/fex bin'\n")

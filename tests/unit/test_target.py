@@ -1,5 +1,6 @@
 """Page size detection and the mode it implies."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,12 @@ def test_explicit_wins_over_env_and_kernel(tmp_path):
     env = {"FEXPKG_PAGE_SIZE": "65536"}
     assert detect_page_size(tmp_path, "4096", env) == 4096
     assert detect_page_size(tmp_path, 16384, env) == 16384
+
+
+def test_detect_page_size_logs_its_source(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger=target.__name__)
+    assert detect_page_size(tmp_path, None, {}, ["kernel-64k-core"]) == 65536
+    assert caplog.messages == [f"page size 65536 (from kernel-64k in {tmp_path})"]
 
 
 def test_auto_and_none_mean_not_set(tmp_path):
