@@ -14,6 +14,7 @@ from fexpkg.system.fexconfig import (
     get_key,
     load,
     resolve_rootfs,
+    rootfs_path,
     user_config_path,
     user_dirs,
     with_key,
@@ -132,6 +133,18 @@ def test_relative_name_in_the_current_directory_comes_first(root):
     found = resolve_rootfs(root, {}, HOME, cwd="/home/u/games")
     assert (found.path, found.exists) == ("/home/u/games/default.erofs", True)
     assert resolve_rootfs(root, {}, HOME, cwd="/").path == "/usr/share/fex-emu/RootFS/default.erofs"
+
+
+def test_relative_name_is_looked_up_in_slash_by_default(root):
+    put(root, "img.erofs")
+    assert rootfs_path(root, "img.erofs", {}, HOME) == "/img.erofs"
+
+
+def test_relative_user_data_location_is_taken_from_the_current_directory(root):
+    put(root, "w/d/RootFS/img.erofs")
+    env = {"FEX_APP_DATA_LOCATION": "d/"}
+    assert rootfs_path(root, "img.erofs", env, HOME, "/w") == "/w/d/RootFS/img.erofs"
+    assert rootfs_path(root, "img.erofs", env, HOME, "/") is None
 
 
 def test_absolute_and_home_paths_are_not_looked_up(root):

@@ -4,6 +4,8 @@ import fcntl
 import os
 import threading
 import time
+import types
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +173,39 @@ def test_rmdir_removes_only_empty_directories(root, outside):
     assert root.rmdir("etc/out/empty") is False  # resolved inside the root: missing there
     assert (outside / "empty").is_dir()
     assert (root.path / "etc/empty").is_dir()
+
+
+def test_read_only_asks_the_file_system_of_the_path_resolved_inside_root(root, monkeypatch):
+    (root.path / "etc/ro").mkdir(parents=True)
+    (root.path / "etc/link").symlink_to("/etc/ro")
+    assert not root.read_only("etc/link")  # a real, writable file system
+    read_only_dir = (root.path / "etc/ro").stat().st_ino
+    real_statvfs = os.statvfs
+
+    def statvfs(fd):
+        flags = os.ST_RDONLY if os.fstat(fd).st_ino == read_only_dir else 0
+        return types.SimpleNamespace(f_flag=real_statvfs(fd).f_flag | flags)
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    assert root.read_only("etc/link") and root.read_only("etc/ro")
+    assert not root.read_only("etc") and not root.read_only("etc/missing")
+
+
+def test_replace_file_keeps_the_mode_of_the_file_it_replaces(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "comps.xml").write_bytes(b"old")
+    (tmp_path / "comps.xml").chmod(0o600)
+    rootfs.replace_file(Path("comps.xml"), b"new")
+    rootfs.replace_file(Path("sub/new.xml"), b"created")
+    assert (tmp_path / "comps.xml").read_bytes() == b"new"
+    assert (tmp_path / "sub/new.xml").read_bytes() == b"created"
+    modes = [(tmp_path / p).stat().st_mode & 0o7777 for p in ("comps.xml", "sub/new.xml")]
+    assert modes == [0o600, 0o644]
+    assert sorted(os.listdir(tmp_path)) == ["comps.xml", "sub"]
+
+
+def test_repr_names_the_path():
+    assert repr(Root("/mnt/image")) == "Root('/mnt/image')"
 
 
 def test_lock_writes_nothing_into_the_root(root):
