@@ -12,7 +12,7 @@ import pytest
 from fexpkg.confined import Root
 from fexpkg.dev.harness import snapshot
 from fexpkg.system import apply as apply_mod
-from fexpkg.system.apply import MANIFEST, apply_plan, undo_all
+from fexpkg.system.apply import MANIFEST, Pending, apply_plan, pending, undo_all
 from fexpkg.system.plan import Plan, SetJsonKey, WriteFile, make_plan
 from fexpkg.system.target import Target
 
@@ -50,6 +50,35 @@ def test_setup_then_teardown_restores_the_tree(root):
     assert state(root) == before
     assert not (root / MANIFEST).exists()
     assert not (root / "var").exists() and not (root / "etc").exists()
+
+
+def test_changes_are_described_exactly_before_and_as_they_are_made(root):
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    binfmt_d = root / "etc/binfmt.d"
+    made = [
+        f"linked {binfmt_d}/FEX-x86.conf -> /dev/null",
+        f"wrote {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"linked {binfmt_d}/FEX-x86_64.conf -> /dev/null",
+        f"wrote {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"set Config.RootFS = {ROOTFS!r} in {root / CONFIG}",
+    ]
+    assert pending(plan) == Pending(made, [])
+    assert apply_plan(plan).changes == made
+    undone = [
+        f"undo {binfmt_d}/FEX-x86.conf",
+        f"undo {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"undo {binfmt_d}/FEX-x86_64.conf",
+        f"undo {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"undo Config.RootFS in {root / CONFIG}",
+    ]
+    assert pending(Plan(plan.target, installed=False)) == Pending(undone, [])
+    assert undo_all(Root(root)).changes == [
+        f"removed {root / CONFIG}",
+        f"removed {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"removed {binfmt_d}/FEX-x86_64.conf",
+        f"removed {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"removed {binfmt_d}/FEX-x86.conf",
+    ]
 
 
 def _older_fexpkg_setup(root):

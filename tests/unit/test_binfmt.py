@@ -58,6 +58,25 @@ def test_matches_the_right_elf():
     assert not x86_64.matches(b"\x7fELF")
 
 
+def test_elf_headers_are_exact():
+    ident = b"\x7fELF%c\x01\x01" + bytes(9)
+    assert elf_header("x86") == (
+        ident % 1 + b"\x02\x00\x03\x00\x01\x00\x00\x00" + bytes(16) + b"\x34\x00" + bytes(10)
+    )
+    assert elf_header("x86_64") == (
+        ident % 2 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + bytes(28) + b"\x40\x00" + bytes(10)
+    )
+    with pytest.raises(ValueError, match="unknown arch 'arm'"):
+        elf_header("arm")
+
+
+def test_matches_without_mask_at_an_offset_and_never_for_extensions():
+    plain = BinfmtEntry.parse_line(r":x:M:1:ELF::/i:")
+    assert plain.matches(b"\x7fELF") and not plain.matches(b"ELF\x00")
+    assert not plain.matches(b"\x7fEL")
+    assert not BinfmtEntry.parse_line(":exe:E::ELF::/i:").matches(b"ELF" * 4)
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [

@@ -10,6 +10,7 @@ from fexpkg.errors import ConfigError
 from fexpkg.system.fexconfig import (
     MISSING,
     ROOTFS_KEY,
+    RootFSInEffect,
     UserDirs,
     get_key,
     load,
@@ -91,8 +92,29 @@ def test_user_dirs(root):
 
 
 def test_rootfs_unset(root):
-    found = resolve_rootfs(root, {}, HOME)
-    assert (found.value, found.path, found.exists) == (None, None, False)
+    assert resolve_rootfs(root, {}, HOME) == RootFSInEffect(None, None, "not set", False)
+
+
+def test_unresolved_name_reports_where_the_packaged_image_would_be(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "mine"}})
+    assert resolve_rootfs(root, {}, HOME) == RootFSInEffect(
+        "mine", "/usr/share/fex-emu/RootFS/mine", "/usr/share/fex-emu/Config.json", False
+    )
+
+
+def test_home_comes_from_the_environment_and_cwd_defaults_to_slash(root):
+    put(root, "home/v/.config/fex-emu/Config.json", {"Config": {"RootFS": "img.erofs"}})
+    put(root, "img.erofs")
+    assert resolve_rootfs(root, {"HOME": "/home/v"}) == RootFSInEffect(
+        "img.erofs", "/img.erofs", "/home/v/.config/fex-emu/Config.json", True
+    )
+
+
+def test_relative_user_config_location_is_taken_from_the_current_directory(root):
+    put(root, "w/c/Config.json", {"Config": {"RootFS": "/opt/r"}})
+    env = {"FEX_APP_CONFIG_LOCATION": "c/"}
+    assert resolve_rootfs(root, env, HOME, "/w").source == "/w/c/Config.json"
+    assert resolve_rootfs(root, env, HOME).source == "not set"
 
 
 def test_bare_name_under_global_data_dir(root):

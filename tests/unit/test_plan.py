@@ -75,8 +75,25 @@ def test_users_own_etc_file_is_left_alone(root):
     (root / "etc/binfmt.d").mkdir(parents=True)
     (root / "etc/binfmt.d/FEX-x86.conf").write_text("# mine\n")
     plan = plan_for(root, 4096)
-    assert not any("FEX-x86.conf" in a.relpath for a in plan.actions)
-    assert any("FEX-x86.conf is not fexpkg's" in w for w in plan.warnings)
+    assert [a.id for a in plan.actions] == [
+        "etc/binfmt.d/FEX-x86_64.conf",
+        "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf",
+        "usr/share/fex-emu/Config.json#Config.RootFS",
+    ]
+    mine = (
+        f"{root}/etc/binfmt.d/FEX-x86.conf is not fexpkg's: left alone, FEX's x86 handler is "
+        "configured by it"
+    )
+    assert plan.warnings == [mine]
+    (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
+    plan = plan_for(root, 16384)  # the launcher's entry is still written
+    assert [a.id for a in plan.actions] == [
+        "usr/libexec/fexpkg/fex-muvm",
+        "etc/binfmt.d/zz-fexpkg-muvm-x86.conf",
+        "etc/binfmt.d/FEX-x86_64.conf",
+        "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf",
+    ]
+    assert plan.warnings == [mine]
 
 
 def test_missing_image_warns_and_sets_no_rootfs(root):
@@ -95,7 +112,10 @@ def test_existing_rootfs_is_kept_with_warning(root):
     write_config(root, {"Config": {"RootFS": "/opt/rootfs"}})
     plan = plan_for(root, 4096)
     assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
-    assert any("'/opt/rootfs' differs" in w for w in plan.warnings)
+    assert plan.warnings == [
+        f"{root}/usr/share/fex-emu/Config.json: RootFS '/opt/rootfs' differs from "
+        "'/usr/share/fex-emu/RootFS/default.erofs': kept"
+    ]
 
 
 def test_rootfs_naming_a_missing_path_is_replaced(root):
@@ -107,7 +127,10 @@ def test_broken_config_is_a_warning_not_an_action(root):
     (root / "usr/share/fex-emu/Config.json").write_text("{\n oops\n")
     plan = plan_for(root, 4096)
     assert "usr/share/fex-emu/Config.json" not in by_path(plan)
-    assert any("Config.json:2: invalid JSON" in w for w in plan.warnings)
+    assert plan.warnings == [
+        f"{root}/usr/share/fex-emu/Config.json:2: invalid JSON (Expecting property name enclosed "
+        "in double quotes); fix it, fexpkg leaves it alone"
+    ]
 
 
 @pytest.mark.parametrize("page_size", [16384, 65536])
@@ -115,6 +138,13 @@ def test_muvm_masks_fex_and_installs_launcher(root, page_size):
     (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
     plan = plan_for(root, page_size)
     actions = by_path(plan)
+    assert list(actions) == [
+        "usr/libexec/fexpkg/fex-muvm",
+        "etc/binfmt.d/FEX-x86.conf",
+        "etc/binfmt.d/zz-fexpkg-muvm-x86.conf",
+        "etc/binfmt.d/FEX-x86_64.conf",
+        "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf",
+    ]
     assert actions["usr/libexec/fexpkg/fex-muvm"] == WriteFile(
         "usr/libexec/fexpkg/fex-muvm", LAUNCHER_SCRIPT, 0o755
     )
@@ -134,11 +164,23 @@ def test_muvm_masks_fex_and_installs_launcher(root, page_size):
 def test_muvm_warnings(root):
     (root / "home/u/.fex-emu").mkdir(parents=True)
     (root / "home/u/.fex-emu/Config.json").write_text('{"Config": {"RootFS": "/x"}}')
-    plan = plan_for(root, 16384, {"FEX_ROOTFS": "/y"})
-    text = "\n".join(plan.warnings)
-    assert "muvm is not installed" in text
-    assert "home/u/.fex-emu/Config.json sets RootFS '/x'" in text
-    assert "FEX_ROOTFS" not in text  # the launcher keeps it out of the microVM
+    (root / "usr/share/fex-emu/RootFS/default.erofs").unlink()
+    plan = plan_for(root, 16384, {"FEX_ROOTFS": "/y"})  # the launcher keeps it out of the VM
+    no_muvm = "muvm is not installed: x86 programs cannot run; install muvm"
+    no_image = "no RootFS image installed: install fex-emu-rootfs-fedora"
+    assert plan.warnings == [
+        no_muvm,
+        no_image,
+        f"{root}/home/u/.fex-emu/Config.json sets RootFS '/x': it overrides muvm's and breaks "
+        "FEX in the microVM; remove it",
+    ]
+    (root / "home/u/.fex-emu/Config.json").write_text("[1]")
+    assert plan_for(root, 16384).warnings == [
+        no_muvm,
+        no_image,
+        f'{root}/home/u/.fex-emu/Config.json: expected {{"Config": {{...}}}}; fix it, fexpkg '
+        "leaves it alone",
+    ]
 
 
 def test_not_installed_plans_nothing(tmp_path):
