@@ -1,5 +1,6 @@
 """Confined path resolution, atomic writes, hostile symlinks and the lock."""
 
+import errno
 import fcntl
 import os
 import threading
@@ -11,7 +12,7 @@ import pytest
 
 from fexpkg import confined as rootfs
 from fexpkg.confined import Root
-from fexpkg.errors import UnsafePathError
+from fexpkg.errors import RootWriteError, UnsafePathError
 
 
 @pytest.fixture
@@ -206,6 +207,29 @@ def test_replace_file_keeps_the_mode_of_the_file_it_replaces(tmp_path, monkeypat
 
 def test_repr_names_the_path():
     assert repr(Root("/mnt/image")) == "Root('/mnt/image')"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (OSError(errno.ENOSPC, "x"), "no space left on the file system: free some and run again"),
+        (OSError(errno.EDQUOT, "x"), "disk quota exceeded: free some and run again"),
+        (OSError(errno.EROFS, "x"), "read-only file system: remount it read-write and run again"),
+        (OSError(errno.EACCES, "x"), "permission denied: run as root"),
+        (OSError(errno.EPERM, "x"), "operation not permitted: run as root"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (OSError("no errno"), "no errno"),
+    ],
+)
+def test_failed_write_is_one_line_naming_the_file_and_the_cause(root, monkeypatch, error, cause):
+    def fail(fd, data, mode):
+        raise error
+
+    monkeypatch.setattr(rootfs, "_fill", fail)
+    with pytest.raises(RootWriteError) as info:
+        root.write_atomic("etc/a.conf", b"x")
+    assert str(info.value) == f"cannot write {root.path}/etc/a.conf: {cause}"
+    assert os.listdir(root.path / "etc") == []  # nothing half-written left
 
 
 def test_lock_writes_nothing_into_the_root(root):
