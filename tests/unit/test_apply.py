@@ -450,3 +450,58 @@ def test_manifest_parked_by_a_killed_run_is_found_and_finished(root):
     assert json.loads((root / MANIFEST).read_text())["created_dirs"] == parked["created_dirs"]
     undo_all(Root(root))
     assert snapshot(root) == before
+
+
+def test_teardown_killed_while_removing_state_dirs_is_finished(root, monkeypatch):
+    """The manifest moves up beside each directory as it goes; the next teardown ends the job."""
+    before = snapshot(root)
+    setup(root)
+    real_rmdir = Root.rmdir
+
+    def dying_rmdir(self, relpath):
+        if relpath == "var/lib":
+            raise KeyboardInterrupt
+        return real_rmdir(self, relpath)
+
+    monkeypatch.setattr(Root, "rmdir", dying_rmdir)
+    with pytest.raises(KeyboardInterrupt):
+        undo_all(Root(root))
+    monkeypatch.setattr(Root, "rmdir", real_rmdir)
+    assert sorted(str(p.relative_to(root / "var")) for p in (root / "var").rglob("*")) == [
+        ".fexpkg-manifest.json",
+        "lib",
+    ]
+    assert undo_all(Root(root)) == apply_mod.Result([], [])
+    assert snapshot(root) == before
+
+
+def test_manifest_parked_above_directories_already_removed_is_finished(root):
+    before = snapshot(root)
+    (root / "var").mkdir()
+    parked = {"version": 1, "created_dirs": ["var", "var/lib", "var/lib/fexpkg"], "items": []}
+    (root / "var/.fexpkg-manifest.json").write_text(json.dumps(parked))
+    assert undo_all(Root(root)) == apply_mod.Result([], [])
+    assert snapshot(root) == before
+
+
+def test_state_dir_parent_holding_something_else_is_kept_without_the_manifest(root):
+    setup(root)
+    (root / "var/lib/other").write_text("theirs")
+    assert undo_all(Root(root)).warnings == []
+    assert sorted(str(p.relative_to(root / "var")) for p in (root / "var").rglob("*")) == [
+        "lib",
+        "lib/other",
+    ]
+
+
+def test_rootfs_value_replaced_by_setup_is_restored_beside_later_keys(root):
+    (root / CONFIG).write_text(json.dumps({"Config": {"RootFS": "/gone", "Multiblock": "1"}}))
+    setup(root)
+    config = json.loads((root / CONFIG).read_text())
+    assert config == {"Config": {"RootFS": ROOTFS, "Multiblock": "1"}}
+    (root / CONFIG).write_text(json.dumps({**config, "ThunksDB": {"GL": 1}}))
+    assert undo_all(Root(root)).changes[0] == f"restored Config.RootFS in {root / CONFIG}"
+    assert json.loads((root / CONFIG).read_text()) == {
+        "Config": {"RootFS": "/gone", "Multiblock": "1"},
+        "ThunksDB": {"GL": 1},
+    }
