@@ -9,8 +9,10 @@ from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError
 from fexpkg.system.binfmt import (
     BinfmtEntry,
+    BinfmtFile,
     BinfmtMisc,
     LiveEntry,
+    binfmt_files,
     effective_handlers,
     elf_header,
     handler_for,
@@ -129,6 +131,7 @@ def test_etc_overrides_run_overrides_usr_lib_and_masks(root):
     (root.path / "etc/binfmt.d/FEX-x86.conf").unlink()
     (root.path / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
     assert effective_handlers(root) == []
+    assert binfmt_files(root) == [BinfmtFile("FEX-x86.conf", "etc/binfmt.d/FEX-x86.conf", True)]
 
 
 def test_same_name_registered_again_moves_last(root):

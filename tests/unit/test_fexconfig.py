@@ -77,6 +77,8 @@ def test_user_config_location(root):
     assert user_config_path(root, {"FEX_APP_CONFIG_LOCATION": "/app"}, HOME) == "appConfig.json"
     relative = {"FEX_APP_CONFIG_LOCATION": "c/"}
     assert user_config_path(root, relative, HOME, "/w") == "w/c/Config.json"
+    assert user_config_path(root, relative, HOME) == "c/Config.json"
+    assert user_config_path(root, {"XDG_CONFIG_HOME": "/Xdg"}, HOME) == "Xdg/fex-emu/Config.json"
     (root.path / "home/u/.fex-emu").mkdir(parents=True)
     assert user_config_path(root, env, HOME) == "home/u/.fex-emu/Config.json"
 
@@ -87,6 +89,10 @@ def test_user_dirs(root):
     )
     env = {"FEX_APP_DATA_LOCATION": "/d/", "XDG_DATA_HOME": "/x", "XDG_CONFIG_HOME": "/y"}
     assert user_dirs(root, env, HOME) == UserDirs("/d/", "/y/fex-emu/")
+    assert user_dirs(root, {"XDG_DATA_HOME": "/x"}, HOME).data == "/x/fex-emu/"
+    relative = {"XDG_DATA_HOME": "x", "FEX_APP_CONFIG_LOCATION": "c/"}
+    assert user_dirs(root, relative, HOME, "/w") == UserDirs("/w/x/fex-emu/", "/w/c/")
+    assert user_dirs(root, relative, HOME) == UserDirs("/x/fex-emu/", "/c/")
     (root.path / "home/u/.fex-emu").mkdir(parents=True)
     assert user_dirs(root, env, HOME) == UserDirs("/home/u/.fex-emu/", "/home/u/.fex-emu/")
 

@@ -42,13 +42,25 @@ def test_auto_and_none_mean_not_set(tmp_path):
 
 @pytest.mark.parametrize("bad", ["8192", "lots", 0])
 def test_bad_value_is_named(tmp_path, bad):
-    with pytest.raises(FexpkgError, match=repr(bad)):
+    with pytest.raises(FexpkgError) as info:
         detect_page_size(tmp_path, bad, {})
+    assert str(info.value) == (
+        f"invalid page size {bad!r} (--page-size): use one of 4096, 16384, 65536 or auto"
+    )
 
 
 def test_bad_env_value_is_named(tmp_path):
-    with pytest.raises(FexpkgError, match="FEXPKG_PAGE_SIZE"):
+    with pytest.raises(FexpkgError) as info:
         detect_page_size(tmp_path, None, {"FEXPKG_PAGE_SIZE": "4k"})
+    assert str(info.value) == (
+        "invalid page size '4k' (FEXPKG_PAGE_SIZE): use one of 4096, 16384, 65536 or auto"
+    )
+
+
+def test_sources_of_explicit_and_environment_sizes(tmp_path):
+    assert page_size_of(tmp_path, "16384", {}) == target.PageSize(16384, "set explicitly")
+    env = {"FEXPKG_PAGE_SIZE": "65536"}
+    assert page_size_of(tmp_path, None, env) == target.PageSize(65536, "from FEXPKG_PAGE_SIZE")
 
 
 @pytest.mark.parametrize(
@@ -102,7 +114,9 @@ def _as_host(monkeypatch, tmp_path, booted: bool) -> Path:
 
 def test_booted_host_follows_its_running_kernel(monkeypatch, tmp_path):
     root = _as_host(monkeypatch, tmp_path, booted=True)
-    assert page_size_of(root, env={}).source == "from the running kernel"
+    assert page_size_of(root, env={}) == target.PageSize(
+        os.sysconf("SC_PAGE_SIZE"), "from the running kernel"
+    )
 
 
 def test_image_build_chroot_follows_the_installed_kernel(monkeypatch, tmp_path):
