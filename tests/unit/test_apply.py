@@ -505,3 +505,14 @@ def test_rootfs_value_replaced_by_setup_is_restored_beside_later_keys(root):
         "Config": {"RootFS": "/gone", "Multiblock": "1"},
         "ThunksDB": {"GL": 1},
     }
+
+
+def test_users_bytes_and_mode_come_back(root):
+    original = b'{ "Config": { "Multiblock": "1" } }\n'
+    (root / CONFIG).write_bytes(original)
+    (root / CONFIG).chmod(0o600)
+    setup(root)
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o600
+    assert undo_all(Root(root)).changes[0] == f"restored Config.RootFS in {root / CONFIG}"
+    assert (root / CONFIG).read_bytes() == original
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o600
