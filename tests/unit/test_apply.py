@@ -13,7 +13,7 @@ from fexpkg.confined import Root
 from fexpkg.dev.harness import snapshot
 from fexpkg.system import apply as apply_mod
 from fexpkg.system.apply import MANIFEST, Pending, apply_plan, pending, undo_all
-from fexpkg.system.plan import Plan, SetJsonKey, WriteFile, make_plan
+from fexpkg.system.plan import Plan, SetJsonKey, Symlink, WriteFile, make_plan
 from fexpkg.system.target import Target
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
@@ -516,3 +516,41 @@ def test_users_bytes_and_mode_come_back(root):
     assert undo_all(Root(root)).changes[0] == f"restored Config.RootFS in {root / CONFIG}"
     assert (root / CONFIG).read_bytes() == original
     assert (root / CONFIG).stat().st_mode & 0o7777 == 0o600
+
+
+def test_link_replaced_by_a_file_and_file_replaced_by_a_link_come_back(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/link").symlink_to("/usr/lib/somewhere")
+    (tmp_path / "etc/file").write_bytes(b"mine\n")
+    (tmp_path / "etc/file").chmod(0o640)
+    plan = Plan(
+        Target(tmp_path, 4096),
+        True,
+        [WriteFile("etc/link", b"x"), Symlink("etc/file", "/dev/null")],
+    )
+    apply_plan(plan)
+    assert (tmp_path / "etc/link").read_bytes() == b"x" and not (tmp_path / "etc/link").is_symlink()
+    assert os.readlink(tmp_path / "etc/file") == "/dev/null"
+    assert undo_all(Root(tmp_path)).changes == [
+        f"restored {tmp_path}/etc/file",
+        f"restored {tmp_path}/etc/link",
+    ]
+    assert os.readlink(tmp_path / "etc/link") == "/usr/lib/somewhere"
+    assert not (tmp_path / "etc/file").is_symlink()
+    assert (tmp_path / "etc/file").read_bytes() == b"mine\n"
+    assert (tmp_path / "etc/file").stat().st_mode & 0o7777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["etc"]
+
+
+def test_directory_the_admin_removed_is_not_handed_on(tmp_path):
+    """A directory an undone item made, gone since, is not given to another item to remove."""
+    target = Target(tmp_path, 4096)
+    one, two = WriteFile("etc/a/one", b"1"), WriteFile("etc/a/two", b"2")
+    apply_plan(Plan(target, True, [one, two]))
+    shutil.rmtree(tmp_path / "etc")
+    assert apply_plan(Plan(target, True, [two])).warnings == [
+        f"{tmp_path}/etc/a/two was changed since fexpkg wrote it: left alone"
+    ]
+    (tmp_path / "etc/a").mkdir(parents=True)  # the admin's own, made later
+    assert undo_all(Root(tmp_path)).warnings == []
+    assert (tmp_path / "etc/a").is_dir()
