@@ -4,7 +4,8 @@ Runs mutmut from scratch (its configuration: pyproject.toml's [tool.mutmut], the
 the unit tests that cover them) in a copy of the checkout, then prints killed / total, the score
 and every surviving mutant, marking as new those bench/mutation-survivors.md does not explain.
 The copy leaves out symbolic links: mutmut copies tests/ following them, and the RootFS tree
-fixture's usrmerge links dangle. It is kept after the run, to look at a mutant:
+fixture's usrmerge links dangle. The tests' temporary roots go to /dev/shm when it is there: the
+writes fsync, which a tmpfs makes free (4 times faster here). The copy is kept, to look at a mutant:
 `cd build/mutation && ../../.venv/bin/mutmut show NAME`. Exit status 1 when a survivor is new.
 Run: .venv/bin/python bench/mutation_score.py [--jobs 1] [--work build/mutation]
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 KNOWN = CHECKOUT / "bench/mutation-survivors.md"
+TMPFS = Path("/dev/shm")
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code): a mutant is
 # killed when its tests fail, time out or crash; anything else is counted as surviving.
 KILLED = {
@@ -80,10 +82,14 @@ def main() -> int:
     work = args.work.resolve()
     stage(work)
     started = time.perf_counter()
+    env = dict(os.environ)
+    if TMPFS.is_dir() and os.access(TMPFS, os.W_OK):
+        env["TMPDIR"] = str(TMPFS)
     with open(work / "mutmut.log", "wb") as log:
         run = subprocess.run(
             [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)],
             cwd=work,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             check=False,
