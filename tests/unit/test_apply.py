@@ -64,6 +64,10 @@ def test_changes_are_described_exactly_before_and_as_they_are_made(root):
     ]
     assert pending(plan) == Pending(made, [])
     assert apply_plan(plan).changes == made
+    assert (root / CONFIG).read_bytes() == (
+        b'{\n  "Config": {\n    "RootFS": "/usr/share/fex-emu/RootFS/default.erofs"\n  }\n}\n'
+    )
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o644
     undone = [
         f"undo {binfmt_d}/FEX-x86.conf",
         f"undo {binfmt_d}/zz-fexpkg-FEX-x86.conf",

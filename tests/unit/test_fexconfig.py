@@ -12,6 +12,7 @@ from fexpkg.system.fexconfig import (
     ROOTFS_KEY,
     RootFSInEffect,
     UserDirs,
+    dumps,
     get_key,
     load,
     resolve_rootfs,
@@ -65,6 +66,23 @@ def test_with_key_sets_and_removes_keeping_others():
     assert with_key({"Config": {"RootFS": "x"}}, ROOTFS_KEY, MISSING) == {}
     assert get_key(config, ROOTFS_KEY) is MISSING
     assert get_key(None, ROOTFS_KEY) is MISSING
+
+
+def test_with_key_at_other_depths():
+    assert with_key({"b": 2}, ("a",), 1) == {"a": 1, "b": 2}
+    assert with_key({"a": 1, "b": 2}, ("a",), MISSING) == {"b": 2}
+    assert with_key({"x": 0}, ("a", "b", "c"), 1) == {"x": 0, "a": {"b": {"c": 1}}}
+    deep = {"a": {"b": {"c": 1}, "y": 2}, "x": 0}
+    assert with_key(deep, ("a", "b", "c"), MISSING) == {"a": {"y": 2}, "x": 0}
+    assert with_key({"a": {"b": {"c": 1}}}, ("a", "b", "c"), MISSING) == {}
+    assert with_key({"a": {"b": 1}}, ("a", "b", "c"), MISSING) == {"a": {"b": 1}}
+
+
+def test_dumps_is_two_space_indented_utf8_with_a_final_newline():
+    config = {"Config": {"RootFS": "/srv/ré", "Multiblock": "1"}}
+    assert dumps(config) == (
+        '{\n  "Config": {\n    "RootFS": "/srv/ré",\n    "Multiblock": "1"\n  }\n}\n'.encode()
+    )
 
 
 def test_user_config_location(root):

@@ -57,6 +57,18 @@ def test_native_masks_fex_files_and_readds_them_last(root):
     assert plan.warnings == []
 
 
+def test_native_file_says_where_its_entry_comes_from(root):
+    package = (root / "usr/lib/binfmt.d/FEX-x86.conf").read_text().strip()
+    assert (
+        by_path(plan_for(root, 4096))["etc/binfmt.d/zz-fexpkg-FEX-x86.conf"].data
+        == (
+            "# Written by fexpkg: FEX's entry from /usr/lib/binfmt.d/FEX-x86.conf, applied after "
+            "qemu/box64\n# (whose files sort after FEX-*) so that FEX handles x86 programs.\n"
+            f"{package}\n"
+        ).encode()
+    )
+
+
 def test_native_takes_the_interpreter_from_the_package(root):
     conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
     conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
@@ -114,6 +126,17 @@ def test_existing_rootfs_is_kept_with_warning(root):
     assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
     assert plan.warnings == [
         f"{root}/usr/share/fex-emu/Config.json: RootFS '/opt/rootfs' differs from "
+        "'/usr/share/fex-emu/RootFS/default.erofs': kept"
+    ]
+
+
+def test_rootfs_in_the_users_home_is_kept(root):
+    (root / "home/u/r").mkdir(parents=True)
+    write_config(root, {"Config": {"RootFS": "~/r"}})
+    plan = plan_for(root, 4096)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert plan.warnings == [
+        f"{root}/usr/share/fex-emu/Config.json: RootFS '~/r' differs from "
         "'/usr/share/fex-emu/RootFS/default.erofs': kept"
     ]
 
