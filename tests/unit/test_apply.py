@@ -558,3 +558,36 @@ def test_directory_the_admin_removed_is_not_handed_on(tmp_path):
     (tmp_path / "etc/a").mkdir(parents=True)  # the admin's own, made later
     assert undo_all(Root(tmp_path)).warnings == []
     assert (tmp_path / "etc/a").is_dir()
+
+
+@pytest.mark.parametrize("then", ["setup", "teardown"])
+@pytest.mark.parametrize("wrote", [False, True], ids=["before-the-write", "after-the-write"])
+def test_setup_killed_while_rewriting_after_a_package_update_is_completed(
+    root, monkeypatch, wrote, then
+):
+    """The pending write replaces what fexpkg wrote earlier: that is not a change of the user's."""
+    pristine = state(root)
+    setup(root)
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    real_write = apply_mod._write
+
+    def dying_write(r, action):
+        if wrote:
+            real_write(r, action)
+        raise KeyboardInterrupt  # killed before the write, or before it was marked done
+
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    ours = root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
+    if then == "setup":
+        assert setup(root) == apply_mod.Result([] if wrote else [f"wrote {ours}"], [])
+        assert ":/usr/bin/FEX:POCF" in ours.read_text()
+        manifest = (root / MANIFEST).read_bytes()
+        assert setup(root) == apply_mod.Result([], [])
+        assert (root / MANIFEST).read_bytes() == manifest
+    assert undo_all(Root(root)).warnings == []
+    conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
+    assert state(root) == pristine

@@ -322,11 +322,22 @@ def _changed_by_user(root: Root, item: Item) -> str:
 # -- apply and undo ---------------------------------------------------------------------------
 
 
+def _ours(current: State, item: Item) -> bool:
+    """True when the item's path holds what fexpkg wrote; or, the write pending, what it replaces.
+
+    A pending write may replace what was there before fexpkg or, after an update of the package,
+    what fexpkg wrote earlier (recorded as "replaced"; manifests of older fexpkg lack it).
+    """
+    if _same(current, item["wrote"]):
+        return True
+    return not item["done"] and (
+        _same(current, item["before"]) or _same(current, item.get("replaced", item["before"]))
+    )
+
+
 def _changed_since(current: State, item: Item) -> bool:
     """True when someone changed the item's path since fexpkg wrote it (or set out to)."""
-    return not (
-        _same(current, item["wrote"]) or (not item["done"] and _same(current, item["before"]))
-    )
+    return not _ours(current, item)
 
 
 def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
@@ -335,23 +346,25 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
     item = manifest.items.get(action.id)
     if item is None:
         fresh["before"] = _capture_before(manifest, fresh, current)
-        item = manifest.items[action.id] = {**fresh, "done": False}
+        item = manifest.items[action.id] = fresh
         if _same(current, fresh["wrote"]):
             item["done"] = True
             manifest.save()
             return
     elif _same(current, fresh["wrote"]):
         if item["wrote"] != fresh["wrote"] or not item["done"]:
+            item.pop("replaced", None)  # the pending write was made
             item.update(wrote=fresh["wrote"], done=True)
             manifest.save()
         return
     elif _changed_since(current, item):
         result.warnings.append(_changed_by_user(root, item))
         return
-    item.update(wrote=fresh["wrote"], done=False)
+    item.update(wrote=fresh["wrote"], replaced=current, done=False)
     _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
     manifest.save()
     _add_dirs(item, _write(root, action))
+    del item["replaced"]
     item["done"] = True
     manifest.save()
     result.changes.append(_describe(root, action))
@@ -392,7 +405,7 @@ def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> No
     try:
         current = _current(root, item)
         if not _same(current, item["before"]):
-            if not _same(current, item["wrote"]):
+            if not _ours(current, item):
                 result.warnings.append(_changed_by_user(root, item))
                 return
             result.changes.append(_restore(root, item))
