@@ -588,6 +588,36 @@ def test_setup_killed_while_rewriting_after_a_package_update_is_completed(
         manifest = (root / MANIFEST).read_bytes()
         assert setup(root) == apply_mod.Result([], [])
         assert (root / MANIFEST).read_bytes() == manifest
+        ours.unlink()  # by the admin, now that the write is done: not fexpkg's to put back
+        assert setup(root).warnings == [f"{ours} was changed since fexpkg wrote it: left alone"]
+    assert undo_all(Root(root)).warnings == []
+    conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
+    assert state(root) == pristine
+
+
+def test_path_already_as_wanted_is_recorded_once_and_kept_on_teardown(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    (root / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
+    assert len(setup(root).changes) == 4  # the mask was there
+    manifest = root / MANIFEST
+    recorded = (manifest.stat().st_ino, manifest.read_bytes())
+    assert setup(root) == apply_mod.Result([], [])
+    assert (manifest.stat().st_ino, manifest.read_bytes()) == recorded  # not rewritten
+    assert undo_all(Root(root)).warnings == []
+    assert os.readlink(root / "etc/binfmt.d/FEX-x86.conf") == "/dev/null"
+
+
+def test_file_that_already_holds_the_updated_entry_is_taken_as_ours(root):
+    pristine = state(root)
+    setup(root)
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    ours = root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
+    updated = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    ours.write_bytes(
+        next(a.data for a in updated.actions if a.relpath == str(ours.relative_to(root)))
+    )
+    assert setup(root) == apply_mod.Result([], [])
     assert undo_all(Root(root)).warnings == []
     conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
     assert state(root) == pristine
