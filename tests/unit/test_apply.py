@@ -621,3 +621,32 @@ def test_file_that_already_holds_the_updated_entry_is_taken_as_ours(root):
     assert undo_all(Root(root)).warnings == []
     conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
     assert state(root) == pristine
+
+
+def test_backups_are_no_more_readable_than_their_originals(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    for path in (root / CONFIG, root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"):
+        path.write_text('{"Config": {}}\n')
+        path.chmod(0o600)
+    setup(root)
+    backups = sorted(p for p in (root / "var/lib/fexpkg/backup").rglob("*") if p.is_file())
+    assert len(backups) == 2
+    assert [p.stat().st_mode & 0o7777 for p in backups] == [0o600, 0o600]
+
+
+def test_setup_killed_between_two_directories_it_makes_is_undone_whole(tmp_path, monkeypatch):
+    """The directories recorded before the write stay recorded when the next run makes fewer."""
+    real_write = apply_mod._write
+
+    def dying_write(r, action):
+        r.makedirs("etc")
+        raise KeyboardInterrupt  # killed after making etc, before etc/binfmt.d
+
+    plan = Plan(Target(tmp_path, 4096), True, [WriteFile("etc/binfmt.d/a.conf", b"a\n")])
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(plan)
+    monkeypatch.setattr(apply_mod, "_write", real_write)
+    assert apply_plan(plan).changes == [f"wrote {tmp_path}/etc/binfmt.d/a.conf"]
+    assert undo_all(Root(tmp_path)).warnings == []
+    assert os.listdir(tmp_path) == []

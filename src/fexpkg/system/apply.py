@@ -237,14 +237,15 @@ def _new_item(action: Action) -> Item:
 
 
 def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
-    """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/."""
+    """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/, mode kept."""
     root = manifest.root
     if item["kind"] == "json":
-        item["created_file"] = not root.exists(item["path"])
-        if not item["created_file"]:  # its bytes, so that undo keeps the user's formatting
+        info = root.stat(item["path"])
+        item["created_file"] = info is None
+        if info is not None:  # its bytes, so that undo keeps the user's formatting
             backup = f"{BACKUP_DIR}/{item['id']}"
             manifest.make_state_dir()
-            root.write_atomic(backup, root.read_bytes(item["path"]), 0o644)
+            root.write_atomic(backup, root.read_bytes(item["path"]), stat.S_IMODE(info.st_mode))
             return {**current, "backup": backup}
     if current["state"] == "file":
         backup = f"{BACKUP_DIR}/{item['path']}"
