@@ -1,6 +1,7 @@
 """Applying and undoing plans with the manifest: idempotence, convergence, user changes."""
 
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -650,3 +651,54 @@ def test_setup_killed_between_two_directories_it_makes_is_undone_whole(tmp_path,
     assert apply_plan(plan).changes == [f"wrote {tmp_path}/etc/binfmt.d/a.conf"]
     assert undo_all(Root(tmp_path)).warnings == []
     assert os.listdir(tmp_path) == []
+
+
+def test_manifest_has_the_format_older_and_newer_fexpkg_read(root):
+    """One item per path or key: what fexpkg wrote, what was there before, done, created dirs."""
+    (root / CONFIG).write_text('{"Config": {}}')
+    setup(root)
+
+    def mask(arch: str) -> dict:
+        path = f"etc/binfmt.d/FEX-{arch}.conf"
+        wrote = {"state": "symlink", "target": "/dev/null"}
+        return {"id": path, "kind": "symlink", "path": path, "wrote": wrote}
+
+    def ours(arch: str) -> dict:
+        path = f"etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
+        sha256 = hashlib.sha256((root / path).read_bytes()).hexdigest()
+        wrote = {"state": "file", "sha256": sha256, "mode": 0o644}
+        return {"id": path, "kind": "file", "path": path, "wrote": wrote}
+
+    absent, done = {"before": {"state": "absent"}}, {"done": True}
+    key = "usr/share/fex-emu/Config.json#Config.RootFS"
+    assert json.loads((root / MANIFEST).read_text()) == {
+        "version": 1,
+        "created_dirs": ["var", "var/lib", "var/lib/fexpkg"],
+        "items": [
+            {**mask("x86"), **absent, **done, "created_dirs": ["etc", "etc/binfmt.d"]},
+            {**ours("x86"), **absent, **done},
+            {**mask("x86_64"), **absent, **done},
+            {**ours("x86_64"), **absent, **done},
+            {
+                "id": key,
+                "kind": "json",
+                "path": CONFIG,
+                "key": ["Config", "RootFS"],
+                "wrote": {"state": "value", "value": ROOTFS},
+                "created_file": False,
+                "before": {"state": "absent", "backup": f"var/lib/fexpkg/backup/{key}"},
+                **done,
+            },
+        ],
+    }
+
+
+def test_config_broken_between_plan_and_apply_is_a_warning(root):
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    (root / CONFIG).write_text("{\n")
+    result = apply_plan(plan)
+    assert result.warnings == [
+        f"{root / CONFIG}:2: invalid JSON (Expecting property name enclosed in double quotes); "
+        "fix it, fexpkg leaves it alone"
+    ]
+    assert len(result.changes) == 4 and (root / CONFIG).read_text() == "{\n"
