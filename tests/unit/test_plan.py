@@ -206,6 +206,23 @@ def test_muvm_warnings(root):
     ]
 
 
+def test_installed_when_only_a_binfmt_d_file_of_fex_is_there(tmp_path):
+    (tmp_path / "usr/lib/binfmt.d").mkdir(parents=True)
+    (tmp_path / "usr/lib/binfmt.d/FEX-x86_64.conf").write_text("")
+    assert plan_for(tmp_path, 4096).installed
+
+
+def test_home_comes_from_the_environment(root):
+    (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
+    (root / "home/v/.fex-emu").mkdir(parents=True)
+    (root / "home/v/.fex-emu/Config.json").write_text('{"Config": {"RootFS": "/x"}}')
+    plan = make_plan(Target(root, 16384), {"HOME": "/home/v"})
+    assert plan.warnings == [
+        f"{root}/home/v/.fex-emu/Config.json sets RootFS '/x': it overrides muvm's and breaks "
+        "FEX in the microVM; remove it"
+    ]
+
+
 def test_not_installed_plans_nothing(tmp_path):
     plan = plan_for(tmp_path, 4096)
     assert not plan.installed and plan.actions == [] and plan.warnings == []

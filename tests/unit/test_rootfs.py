@@ -139,6 +139,17 @@ def test_listdir_exists_makedirs(root):
     assert root.makedirs("var/lib/x") == ["var/lib/x"]
 
 
+def test_directories_are_made_0755_whatever_the_umask(root):
+    umask = os.umask(0)
+    try:
+        root.write_atomic("etc/binfmt.d/a.conf", b"x")
+        root.makedirs("var/lib")
+    finally:
+        os.umask(umask)
+    modes = [(root.path / d).stat().st_mode & 0o7777 for d in ("etc", "etc/binfmt.d", "var/lib")]
+    assert modes == [0o755, 0o755, 0o755]
+
+
 def test_writes_report_the_directories_they_created(root):
     (root.path / "etc").mkdir()
     assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == ["etc/binfmt.d"]
@@ -308,4 +319,6 @@ def test_missing_dirs_are_those_a_write_would_create(root):
     assert r.missing_dirs("etc/binfmt.d/x.conf") == ["etc/binfmt.d"]
     assert r.missing_dirs("link/a/b/x") == ["etc/a", "etc/a/b"]
     assert r.missing_dirs("etc/x") == [] and r.missing_dirs("x") == []
+    (root / "etc/binfmt.d").mkdir()
+    assert r.missing_dirs("link/binfmt.d/sub/x") == ["etc/binfmt.d/sub"]
     assert r.write_atomic("link/a/b/x", b"") == ["etc/a", "etc/a/b"]
