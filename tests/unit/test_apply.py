@@ -12,6 +12,7 @@ import pytest
 
 from fexpkg.confined import Root
 from fexpkg.dev.harness import snapshot
+from fexpkg.errors import RootWriteError
 from fexpkg.system import apply as apply_mod
 from fexpkg.system.apply import MANIFEST, Pending, apply_plan, pending, undo_all
 from fexpkg.system.plan import Plan, SetJsonKey, Symlink, WriteFile, make_plan
@@ -424,6 +425,7 @@ def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
         root / "var/lib/fexpkg/backup/usr/share/fex-emu/.x.fexpkg-0123abcd",
         root / "var/lib/fexpkg/backup/etc/binfmt.d/FEX-x86.conf",  # backup of no item
         root / "var/lib/.fexpkg-manifest.json",  # parked copy, the manifest being in place
+        root / ".fexpkg-manifest.json.fexpkg-0123abcd",  # temporary of a manifest parked there
     ]
     users = [root / "etc/binfmt.d/.mine.fexpkg-notours", root / "etc/binfmt.d/mine.fexpkg-0123abcd"]
     for path in leftovers + users:
@@ -669,9 +671,12 @@ def test_manifest_has_the_format_older_and_newer_fexpkg_read(root):
         wrote = {"state": "file", "sha256": sha256, "mode": 0o644}
         return {"id": path, "kind": "file", "path": path, "wrote": wrote}
 
+    assert (root / MANIFEST).stat().st_mode & 0o7777 == 0o644
+    manifest = json.loads((root / MANIFEST).read_text())
+    assert (root / MANIFEST).read_text() == json.dumps(manifest, indent=2) + "\n"
     absent, done = {"before": {"state": "absent"}}, {"done": True}
     key = "usr/share/fex-emu/Config.json#Config.RootFS"
-    assert json.loads((root / MANIFEST).read_text()) == {
+    assert manifest == {
         "version": 1,
         "created_dirs": ["var", "var/lib", "var/lib/fexpkg"],
         "items": [
@@ -702,3 +707,100 @@ def test_config_broken_between_plan_and_apply_is_a_warning(root):
         "fix it, fexpkg leaves it alone"
     ]
     assert len(result.changes) == 4 and (root / CONFIG).read_text() == "{\n"
+
+
+def test_binfmt_d_replaced_by_a_file_is_left_alone(root):
+    setup(root)
+    shutil.rmtree(root / "etc/binfmt.d")
+    (root / "etc/binfmt.d").write_text("the admin's\n")
+    binfmt_d = root / "etc/binfmt.d"
+    assert setup(root) == apply_mod.Result(
+        [],
+        [
+            f"{binfmt_d}/{name} was changed since fexpkg wrote it: left alone"
+            for name in ("FEX-x86.conf", "zz-fexpkg-FEX-x86.conf")
+            + ("FEX-x86_64.conf", "zz-fexpkg-FEX-x86_64.conf")
+        ],
+    )
+    assert undo_all(Root(root)).changes == [f"removed {root / CONFIG}"]
+    assert binfmt_d.read_text() == "the admin's\n" and not (root / "var").exists()
+
+
+def test_top_of_the_root_read_only_var_writable(root, monkeypatch):
+    """As on an image-based system: fexpkg's state goes under /var, nothing at the top."""
+    (root / "var").mkdir()
+    before = snapshot(root)
+
+    def refuse_top(*names: str) -> None:
+        if any("/" not in name.strip("/") for name in names):
+            raise RootWriteError(f"cannot write {names}: read-only file system")
+
+    real_write, real_rename = Root.write_atomic, Root.rename
+
+    def write_atomic(self, relpath, *args):
+        refuse_top(relpath)
+        return real_write(self, relpath, *args)
+
+    def rename(self, relpath, new):
+        refuse_top(relpath, new)
+        return real_rename(self, relpath, new)
+
+    monkeypatch.setattr(Root, "write_atomic", write_atomic)
+    monkeypatch.setattr(Root, "rename", rename)
+    assert setup(root).warnings == []
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("killed_at", ["var/lib", "var/lib/fexpkg"])
+def test_setup_killed_while_making_the_state_directories_is_undone_whole(
+    root, monkeypatch, killed_at
+):
+    before = snapshot(root)
+    real_makedirs = Root.makedirs
+
+    def dying_makedirs(self, relpath, *args):
+        if relpath == killed_at:
+            raise KeyboardInterrupt
+        return real_makedirs(self, relpath, *args)
+
+    monkeypatch.setattr(Root, "makedirs", dying_makedirs)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == [
+        "var",
+        "var/lib",
+        "var/lib/fexpkg",
+    ]
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def test_setup_killed_as_it_first_saves_the_manifest_in_place_is_undone_whole(root, monkeypatch):
+    before = snapshot(root)
+    real_write = Root.write_atomic
+
+    def dying_write(self, relpath, *args):
+        if relpath == MANIFEST:
+            raise KeyboardInterrupt
+        return real_write(self, relpath, *args)
+
+    monkeypatch.setattr(Root, "write_atomic", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    assert (root / MANIFEST).exists()  # made beside var/lib/fexpkg, moved into it, not yet saved
+    setup(root)
+    assert os.listdir(root / "var/lib/fexpkg") == ["manifest.json"]  # no stray copy
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def test_only_the_state_directory_missing_is_the_only_one_recorded(root):
+    (root / "var/lib").mkdir(parents=True)
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == ["var/lib/fexpkg"]
+    undo_all(Root(root))
+    assert os.listdir(root / "var") == ["lib"] and os.listdir(root / "var/lib") == []
