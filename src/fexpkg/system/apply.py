@@ -125,7 +125,7 @@ class Manifest:
             self._remove_state()
             return
         self.make_state_dir()
-        self.root.write_atomic(MANIFEST, self._data(), 0o644)
+        self.root.write_atomic(MANIFEST, self._data())
         if self.at not in (None, MANIFEST):  # a parked copy from a killed run
             self.root.remove(self.at)
         self.at = MANIFEST
