@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -415,7 +416,7 @@ def test_state_dirs_are_recorded_and_only_those_are_removed(root):
     ]
 
 
-def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
+def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root, caplog):
     """Temporary files, an unreferenced backup and a stale parked manifest go; users' stay."""
     (root / CONFIG).write_text('{"Config": {}}')
     setup(root)
@@ -431,8 +432,12 @@ def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
     for path in leftovers + users:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("left")
+    caplog.set_level(logging.DEBUG, logger=apply_mod.__name__)
     assert setup(root).changes == []
     assert [p for p in leftovers if p.exists()] == []
+    assert caplog.messages == [
+        f"removed {leftovers[3]}, left by an interrupted fexpkg"  # the others by Root.sweep
+    ]
     assert not (root / "var/lib/fexpkg/backup/etc").exists()
     assert all(p.read_text() == "left" for p in users)
     undo_all(Root(root))
@@ -804,3 +809,13 @@ def test_only_the_state_directory_missing_is_the_only_one_recorded(root):
     assert json.loads((root / MANIFEST).read_text())["created_dirs"] == ["var/lib/fexpkg"]
     undo_all(Root(root))
     assert os.listdir(root / "var") == ["lib"] and os.listdir(root / "var/lib") == []
+
+
+def test_backup_directory_made_a_symlink_leads_nowhere(root):
+    """Leftover backups are looked for in var/lib/fexpkg/backup itself, never through a link."""
+    setup(root)
+    (root / "etc/keep").mkdir()
+    (root / "etc/keep/important").write_text("the admin's\n")
+    (root / "var/lib/fexpkg/backup").symlink_to("/etc/keep")
+    assert setup(root).changes == []
+    assert (root / "etc/keep/important").read_text() == "the admin's\n"

@@ -2,6 +2,7 @@
 
 import errno
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -310,6 +311,19 @@ def test_sweep_removes_only_fexpkg_temporary_names(root):
         r.write_atomic(f"d/{name}", b"")
     assert r.sweep("d") == ["d/.x.conf.fexpkg-0123abcd"]
     assert sorted(os.listdir(root / "d")) == [".x.fexpkg-0123abcg", "x.conf.fexpkg-0123abcd"]
+
+
+def test_sweep_names_what_it_removed_as_given(root, caplog):
+    caplog.set_level(logging.DEBUG, logger=rootfs.__name__)
+    for relpath in (".a.fexpkg-0123abcd", "boX/.b.fexpkg-0123abcd"):
+        root.write_atomic(relpath, b"")
+    assert root.sweep("") == [".a.fexpkg-0123abcd"]
+    assert root.sweep("boX/") == ["boX/.b.fexpkg-0123abcd"]
+    assert os.listdir(root.path / "boX") == []
+    assert caplog.messages == [
+        f"removed {root.path}/{p}, left by an interrupted fexpkg"
+        for p in (".a.fexpkg-0123abcd", "boX/.b.fexpkg-0123abcd")
+    ]
 
 
 def test_missing_dirs_are_those_a_write_would_create(root):
