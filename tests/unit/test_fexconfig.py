@@ -50,8 +50,42 @@ def test_broken_json_names_file_and_line(root):
 
 def test_non_object_is_an_error(root):
     put(root, "c.json", b'{"Config": []}')
-    with pytest.raises(ConfigError, match="expected"):
+    with pytest.raises(ConfigError) as info:
         load(root, "c.json")
+    assert str(info.value) == (
+        f'{root.path}/c.json: expected {{"Config": {{...}}}}; fix it, fexpkg leaves it alone'
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"Config": "\xff"}', "not UTF-8 (invalid start byte); fix it"),
+        (
+            b'{"a": ' + b"1" * 5000 + b"}",
+            "unreadable JSON (Exceeds the limit (4300 digits) for integer string conversion); "
+            "fix it, fexpkg leaves it alone",
+        ),
+        (
+            b"[" * 100000,
+            "unreadable JSON (maximum recursion depth exceeded while decoding a JSON array from a "
+            "unicode string); fix it, fexpkg leaves it alone",
+        ),
+    ],
+    ids=["not-utf8", "number-too-long", "nested-too-deep"],
+)
+def test_unreadable_config_is_one_line_naming_the_file(root, data, message):
+    put(root, "c.json", data)
+    with pytest.raises(ConfigError) as info:
+        load(root, "c.json")
+    assert str(info.value) == f"{root.path}/c.json: {message}"
+
+
+def test_directory_is_not_a_config(root):
+    (root.path / "c.json").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load(root, "c.json")
+    assert str(info.value) == f"{root.path}/c.json is a directory, not a FEX config"
 
 
 def test_with_key_sets_and_removes_keeping_others():
