@@ -4,6 +4,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 import types
@@ -86,6 +87,7 @@ def test_final_symlink_to_host_file_is_followed_inside_root(root, outside):
     (root.path / "usr/share/fex-emu").mkdir(parents=True)
     (root.path / "usr/share/fex-emu/Config.json").symlink_to(outside / "Config.json")
     assert not root.exists("usr/share/fex-emu/Config.json")  # dangling inside the root
+    assert root.lexists("usr/share/fex-emu/Config.json")
     root.write_atomic("usr/share/fex-emu/Config.json", b"{}\n")
     assert snapshot(outside) == before
     assert root.read_bytes("usr/share/fex-emu/Config.json") == b"{}\n"
@@ -98,6 +100,28 @@ def test_reads_follow_the_same_rules(root, outside):
     with pytest.raises(FileNotFoundError):
         root.read_bytes("etc/link")
     assert root.readlink("etc/link") == str(outside / "Config.json")
+
+
+def test_file_changed_into_a_symlink_while_in_use_is_not_followed(root, outside, monkeypatch):
+    """The walk saw a file; opened, it is a symlink (to the host's file): refused, not read."""
+    (root.path / "etc").mkdir()
+    (root.path / "etc/Config.json").symlink_to(outside / "Config.json")
+    monkeypatch.setattr(rootfs, "_readlink", lambda dir_fd, name: None)  # looked at before
+    with pytest.raises(UnsafePathError) as info:
+        root.read_bytes("etc/Config.json")
+    assert str(info.value) == f"{root.path}/etc/Config.json changed into a symlink while in use"
+
+
+def test_resolve_names_directories_without_a_dot(root):
+    (root.path / "etc/binfmt.d").mkdir(parents=True)
+    (root.path / "link").symlink_to("etc")
+    assert root.resolve("link/binfmt.d") == "etc/binfmt.d"
+    assert root.resolve("link") == "etc" and root.resolve("/") == ""
+
+
+def test_listdir_of_a_file_is_empty(root):
+    (root.path / "file").write_text("")
+    assert root.listdir("file") == [] and root.listdir("file/") == []
 
 
 def test_file_component_is_unsafe(root, outside):
@@ -233,10 +257,15 @@ def test_repr_names_the_path():
         (OSError("no errno"), "no errno"),
     ],
 )
-def test_failed_write_is_one_line_naming_the_file_and_the_cause(root, monkeypatch, error, cause):
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named-temporary"])
+def test_failed_write_is_one_line_naming_the_file_and_the_cause(
+    root, monkeypatch, error, cause, unnamed
+):
     def fail(fd, data, mode):
         raise error
 
+    if not unnamed:
+        monkeypatch.setattr(rootfs, "_unnamed_file", lambda dir_fd: None)
     monkeypatch.setattr(rootfs, "_fill", fail)
     with pytest.raises(RootWriteError) as info:
         root.write_atomic("etc/a.conf", b"x")
@@ -305,6 +334,66 @@ def test_write_atomic_without_o_tmpfile_or_proc(root, monkeypatch):
     ]
 
 
+def test_temporaries_have_the_names_sweep_removes(root, monkeypatch):
+    monkeypatch.setattr(rootfs, "_unnamed_file", lambda dir_fd: None)
+    real_rename, renamed = os.rename, []
+
+    def rename(src, dst, **kwargs):
+        renamed.append(src)
+        return real_rename(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    root.write_atomic("d/x.conf", b"1")
+    root.symlink_atomic("d/l", "/dev/null")
+    assert [re.fullmatch(r"\.(x\.conf|l)\.fexpkg-[0-9a-f]{8}", n) is not None for n in renamed] == [
+        True,
+        True,
+    ]
+
+
+def test_o_tmpfile_is_used_where_the_file_system_has_it(root):
+    fd = os.open(root.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        unnamed = rootfs._unnamed_file(fd)
+        assert unnamed is not None
+        os.close(unnamed)
+    finally:
+        os.close(fd)
+    assert os.listdir(root.path) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "fallback"),
+    [(errno.EOPNOTSUPP, True), (errno.EISDIR, True), (errno.EINVAL, True), (errno.EIO, False)],
+)
+def test_no_o_tmpfile_falls_back_to_a_named_temporary(root, monkeypatch, code, fallback):
+    real_open = os.open
+
+    def fs_open(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fs_open)
+    if fallback:
+        root.write_atomic("a/x", b"named")
+        assert (root.path / "a/x").read_bytes() == b"named"
+    else:
+        with pytest.raises(RootWriteError, match=os.strerror(code)):
+            root.write_atomic("a/x", b"named")
+    assert os.listdir(root.path / "a") == (["x"] if fallback else [])
+
+
+def test_no_proc_falls_back_to_a_named_temporary(root, monkeypatch):
+    def link(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "no /proc")
+
+    monkeypatch.setattr(os, "link", link)
+    root.write_atomic("a/x", b"named", 0o600)
+    assert (root.path / "a/x").read_bytes() == b"named"
+    assert os.listdir(root.path / "a") == ["x"]
+
+
 def test_sweep_removes_only_fexpkg_temporary_names(root):
     r, root = root, root.path
     for name in (".x.conf.fexpkg-0123abcd", "x.conf.fexpkg-0123abcd", ".x.fexpkg-0123abcg"):
@@ -315,14 +404,14 @@ def test_sweep_removes_only_fexpkg_temporary_names(root):
 
 def test_sweep_names_what_it_removed_as_given(root, caplog):
     caplog.set_level(logging.DEBUG, logger=rootfs.__name__)
-    for relpath in (".a.fexpkg-0123abcd", "boX/.b.fexpkg-0123abcd"):
+    for relpath in (".a.fexpkg-0123abcd", "X/.b.fexpkg-0123abcd"):
         root.write_atomic(relpath, b"")
-    assert root.sweep("") == [".a.fexpkg-0123abcd"]
-    assert root.sweep("boX/") == ["boX/.b.fexpkg-0123abcd"]
-    assert os.listdir(root.path / "boX") == []
+    assert root.sweep("/") == [".a.fexpkg-0123abcd"]
+    assert root.sweep("X/") == ["X/.b.fexpkg-0123abcd"]
+    assert os.listdir(root.path) == ["X"] and os.listdir(root.path / "X") == []
     assert caplog.messages == [
         f"removed {root.path}/{p}, left by an interrupted fexpkg"
-        for p in (".a.fexpkg-0123abcd", "boX/.b.fexpkg-0123abcd")
+        for p in (".a.fexpkg-0123abcd", "X/.b.fexpkg-0123abcd")
     ]
 
 
