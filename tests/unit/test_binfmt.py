@@ -173,9 +173,12 @@ def test_bad_line_is_skipped_with_warning(root, caplog):
 
 def test_comments_blank_lines_and_bytes_that_are_not_utf8_are_skipped(root, caplog):
     (root.path / "etc/binfmt.d").mkdir(parents=True)
-    text = b"#\n\n;\n# caf\xe9\n  \n" + FEX_X86.encode() + b"\n"
+    text = b"#\n\n;\n# caf\xe9\n  \n" + FEX_X86.encode() + b"\nXwineXEXXexeXX/bin/wineX\n"
     (root.path / "etc/binfmt.d/a.conf").write_bytes(text)
-    assert [(a.lineno, a.entry.name) for a in effective_handlers(root)] == [(6, "FEX-x86")]
+    assert [(a.lineno, a.entry.name) for a in effective_handlers(root)] == [
+        (6, "FEX-x86"),
+        (7, "wine"),
+    ]
     assert caplog.messages == []
 
 
