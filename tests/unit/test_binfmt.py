@@ -231,10 +231,15 @@ def test_fake_directory_interface(tmp_path):
             BinfmtEntry("x", "M", 2, b"LF", b"", "/opt/my fex/FEX", "PF"),
             True,
         ),
+        (
+            "enabled\ninterpreter /usr/bin/xbmview\nflags: \nextension .Xbm\n",
+            BinfmtEntry("x", "E", 0, b"Xbm", b"", "/usr/bin/xbmview", ""),
+            True,
+        ),
         ("enabled\n", BinfmtEntry("x", "M", 0, b"", b"", "", ""), True),
         ("", BinfmtEntry("x", "M", 0, b"", b"", "", ""), False),
     ],
-    ids=["extension", "offset-and-spaced-interpreter", "truncated", "empty"],
+    ids=["extension", "offset-and-spaced-interpreter", "extension-X", "truncated", "empty"],
 )
 def test_parse_status_fields(text, entry, enabled):
     assert parse_status("x", text) == LiveEntry(entry, enabled)
