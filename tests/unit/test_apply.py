@@ -819,3 +819,17 @@ def test_backup_directory_made_a_symlink_leads_nowhere(root):
     (root / "var/lib/fexpkg/backup").symlink_to("/etc/keep")
     assert setup(root).changes == []
     assert (root / "etc/keep/important").read_text() == "the admin's\n"
+
+
+def test_pending_item_of_an_older_manifest_changed_by_the_user_is_left_alone(root):
+    """Manifests of fexpkg before "replaced" was recorded: a pending write replaces "before"."""
+    setup(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    ours = "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"
+    next(i for i in manifest["items"] if i["id"] == ours)["done"] = False
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    (root / ours).write_text("# the admin's\n")
+    assert setup(root) == apply_mod.Result(
+        [], [f"{root / ours} was changed since fexpkg wrote it: left alone"]
+    )
+    assert (root / ours).read_text() == "# the admin's\n"
