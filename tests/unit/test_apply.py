@@ -596,6 +596,12 @@ def test_setup_killed_while_rewriting_after_a_package_update_is_completed(
         manifest = (root / MANIFEST).read_bytes()
         assert setup(root) == apply_mod.Result([], [])
         assert (root / MANIFEST).read_bytes() == manifest
+        uninterrupted = shutil.copytree(FIXTURE, root.parent / "uninterrupted", symlinks=True)
+        setup(uninterrupted)
+        conf_there = uninterrupted / "usr/lib/binfmt.d/FEX-x86_64.conf"
+        conf_there.write_text(conf_there.read_text().replace("FEXInterpreter", "FEX"))
+        setup(uninterrupted)
+        assert (uninterrupted / MANIFEST).read_bytes() == manifest  # the same record
         ours.unlink()  # by the admin, now that the write is done: not fexpkg's to put back
         assert setup(root).warnings == [f"{ours} was changed since fexpkg wrote it: left alone"]
     assert undo_all(Root(root)).warnings == []
@@ -833,3 +839,25 @@ def test_pending_item_of_an_older_manifest_changed_by_the_user_is_left_alone(roo
         [], [f"{root / ours} was changed since fexpkg wrote it: left alone"]
     )
     assert (root / ours).read_text() == "# the admin's\n"
+
+
+def test_setup_killed_before_moving_the_manifest_into_its_directory_is_undone_whole(
+    root, monkeypatch
+):
+    before = snapshot(root)
+    real_move = apply_mod.Manifest._move
+
+    def dying_move(self, location):
+        if location == MANIFEST:
+            raise KeyboardInterrupt  # var/lib/fexpkg made, the manifest still beside it
+        return real_move(self, location)
+
+    monkeypatch.setattr(apply_mod.Manifest, "_move", dying_move)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    assert sorted(os.listdir(root / "var/lib")) == [".fexpkg-manifest.json", "fexpkg"]
+    setup(root)
+    assert sorted(os.listdir(root / "var/lib")) == ["fexpkg"]
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
