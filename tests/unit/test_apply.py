@@ -13,7 +13,7 @@ import pytest
 
 from fexpkg.confined import Root
 from fexpkg.dev.harness import snapshot
-from fexpkg.errors import RootWriteError
+from fexpkg.errors import FexpkgError, RootWriteError
 from fexpkg.system import apply as apply_mod
 from fexpkg.system.apply import MANIFEST, Pending, apply_plan, pending, undo_all
 from fexpkg.system.plan import Plan, SetJsonKey, Symlink, WriteFile, make_plan
@@ -861,3 +861,36 @@ def test_setup_killed_before_moving_the_manifest_into_its_directory_is_undone_wh
     assert sorted(os.listdir(root / "var/lib")) == ["fexpkg"]
     assert undo_all(Root(root)).warnings == []
     assert snapshot(root) == before
+
+
+def test_corrupt_manifest_is_one_line_saying_what_to_do(root):
+    (root / "var/lib/fexpkg").mkdir(parents=True)
+    (root / MANIFEST).write_text("{")
+    with pytest.raises(FexpkgError) as info:
+        undo_all(Root(root))
+    assert str(info.value) == (
+        f"{root / MANIFEST} is corrupt (Expecting property name enclosed in double quotes: line 1 "
+        "column 2 (char 1)); remove it and check /etc/binfmt.d and "
+        "/usr/share/fex-emu/Config.json by hand"
+    )
+
+
+def test_manifest_without_created_dirs_is_read(root):
+    """As fexpkg wrote it before it recorded the directories it made for its state."""
+    setup(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    del manifest["created_dirs"]
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    assert undo_all(Root(root)).warnings == []
+    assert os.listdir(root / "var/lib") == []  # var/lib/fexpkg is fexpkg's own: removed
+
+
+def test_key_the_user_removed_after_setup_is_not_a_change_to_keep(root):
+    """The user took RootFS out again: as before setup, so teardown has nothing to restore."""
+    (root / CONFIG).write_text('{"Config": {"Multiblock": "1"}}')
+    setup(root)
+    (root / CONFIG).write_text('{"Config": {"Multiblock": "0"}}')
+    result = undo_all(Root(root))
+    assert result.warnings == [] and len(result.changes) == 4
+    assert (root / CONFIG).read_text() == '{"Config": {"Multiblock": "0"}}'
+    assert not (root / "var").exists()
