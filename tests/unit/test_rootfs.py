@@ -88,6 +88,8 @@ def test_final_symlink_to_host_file_is_followed_inside_root(root, outside):
     (root.path / "usr/share/fex-emu/Config.json").symlink_to(outside / "Config.json")
     assert not root.exists("usr/share/fex-emu/Config.json")  # dangling inside the root
     assert root.lexists("usr/share/fex-emu/Config.json")
+    (root.path / "dangling").symlink_to("/nonexistent-anywhere")
+    assert root.lexists("dangling") and not root.exists("dangling")
     root.write_atomic("usr/share/fex-emu/Config.json", b"{}\n")
     assert snapshot(outside) == before
     assert root.read_bytes("usr/share/fex-emu/Config.json") == b"{}\n"
@@ -117,6 +119,30 @@ def test_resolve_names_directories_without_a_dot(root):
     (root.path / "link").symlink_to("etc")
     assert root.resolve("link/binfmt.d") == "etc/binfmt.d"
     assert root.resolve("link") == "etc" and root.resolve("/") == ""
+    assert root.resolve("./etc/./binfmt.d/.") == "etc/binfmt.d"
+
+
+def test_display_is_under_the_root_for_absolute_paths_too(root):
+    assert root.display("/etc/binfmt.d/") == f"{root.path}/etc/binfmt.d"
+    assert root.display("etc/x") == f"{root.path}/etc/x"
+
+
+def test_forty_symlinks_are_followed_and_not_one_more(root):
+    (root.path / "target").write_bytes(b"end")
+    for i in range(41):
+        (root.path / f"l{i}").symlink_to(f"l{i + 1}" if i < 40 else "target")
+    assert root.read_bytes("l1") == b"end"  # l1 .. l40: 40 links
+    with pytest.raises(UnsafePathError) as info:
+        root.read_bytes("l0")
+    assert str(info.value) == f"{root.path}/l0: too many levels of symbolic links"
+
+
+def test_listdir_of_a_directory_changed_into_a_symlink_while_in_use_is_empty(root, monkeypatch):
+    (root.path / "d").mkdir()
+    (root.path / "d/x").write_text("")
+    (root.path / "link").symlink_to("d")
+    monkeypatch.setattr(rootfs, "_readlink", lambda dir_fd, name: None)  # looked at before
+    assert root.listdir("link") == []
 
 
 def test_listdir_of_a_file_is_empty(root):
