@@ -212,6 +212,16 @@ def test_writes_report_the_directories_they_created(root):
     ]
 
 
+def test_directory_someone_else_makes_meanwhile_is_not_reported(root, monkeypatch):
+    def made_meanwhile(dir_fd, name, mode):
+        os.mkdir(name, dir_fd=dir_fd)
+        return False  # as when it exists by the time fexpkg makes it
+
+    monkeypatch.setattr(rootfs, "_mkdir", made_meanwhile)
+    assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == []
+    assert (root.path / "etc/binfmt.d/a.conf").read_bytes() == b"x"
+
+
 def test_created_directories_are_resolved_inside_root(root, outside):
     (root.path / "etc").mkdir()
     (root.path / "etc/binfmt.d").symlink_to("/srv/binfmt")
