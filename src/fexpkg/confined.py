@@ -217,11 +217,7 @@ class Root:
             with self._at(relpath) as (dir_fd, name):
                 fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
         except (FileNotFoundError, NotADirectoryError, UnsafePathError):
-            return []
-        except OSError as exc:
-            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                return []
-            raise
+            return []  # a symlink there now: O_DIRECTORY | O_NOFOLLOW fails with ENOTDIR too
         try:
             return os.listdir(fd)
         finally:
