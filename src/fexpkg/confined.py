@@ -217,11 +217,7 @@ class Root:
             with self._at(relpath) as (dir_fd, name):
                 fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
         except (FileNotFoundError, NotADirectoryError, UnsafePathError):
-            return []
-        except OSError as exc:
-            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                return []
-            raise
+            return []  # a symlink there now: O_DIRECTORY | O_NOFOLLOW fails with ENOTDIR too
         try:
             return os.listdir(fd)
         finally:
@@ -442,9 +438,9 @@ def _mkdir(dir_fd: int, name: str, mode: int) -> bool:
     return True
 
 
-def _open_nofollow(dir_fd: int, name: str, flags: int, display: str, mode: int = 0o644) -> int:
+def _open_nofollow(dir_fd: int, name: str, flags: int, display: str) -> int:
     try:
-        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePathError(f"{display} changed into a symlink while in use") from exc

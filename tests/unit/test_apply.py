@@ -1,7 +1,9 @@
 """Applying and undoing plans with the manifest: idempotence, convergence, user changes."""
 
 import dataclasses
+import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -11,9 +13,10 @@ import pytest
 
 from fexpkg.confined import Root
 from fexpkg.dev.harness import snapshot
+from fexpkg.errors import FexpkgError, RootWriteError
 from fexpkg.system import apply as apply_mod
-from fexpkg.system.apply import MANIFEST, apply_plan, undo_all
-from fexpkg.system.plan import Plan, SetJsonKey, WriteFile, make_plan
+from fexpkg.system.apply import MANIFEST, Pending, apply_plan, pending, undo_all
+from fexpkg.system.plan import Plan, SetJsonKey, Symlink, WriteFile, make_plan
 from fexpkg.system.target import Target
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/roots/fex-installed"
@@ -50,6 +53,39 @@ def test_setup_then_teardown_restores_the_tree(root):
     assert state(root) == before
     assert not (root / MANIFEST).exists()
     assert not (root / "var").exists() and not (root / "etc").exists()
+
+
+def test_changes_are_described_exactly_before_and_as_they_are_made(root):
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    binfmt_d = root / "etc/binfmt.d"
+    made = [
+        f"linked {binfmt_d}/FEX-x86.conf -> /dev/null",
+        f"wrote {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"linked {binfmt_d}/FEX-x86_64.conf -> /dev/null",
+        f"wrote {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"set Config.RootFS = {ROOTFS!r} in {root / CONFIG}",
+    ]
+    assert pending(plan) == Pending(made, [])
+    assert apply_plan(plan).changes == made
+    assert (root / CONFIG).read_bytes() == (
+        b'{\n  "Config": {\n    "RootFS": "/usr/share/fex-emu/RootFS/default.erofs"\n  }\n}\n'
+    )
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o644
+    undone = [
+        f"undo {binfmt_d}/FEX-x86.conf",
+        f"undo {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"undo {binfmt_d}/FEX-x86_64.conf",
+        f"undo {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"undo Config.RootFS in {root / CONFIG}",
+    ]
+    assert pending(Plan(plan.target, installed=False)) == Pending(undone, [])
+    assert undo_all(Root(root)).changes == [
+        f"removed {root / CONFIG}",
+        f"removed {binfmt_d}/zz-fexpkg-FEX-x86_64.conf",
+        f"removed {binfmt_d}/FEX-x86_64.conf",
+        f"removed {binfmt_d}/zz-fexpkg-FEX-x86.conf",
+        f"removed {binfmt_d}/FEX-x86.conf",
+    ]
 
 
 def _older_fexpkg_setup(root):
@@ -380,7 +416,7 @@ def test_state_dirs_are_recorded_and_only_those_are_removed(root):
     ]
 
 
-def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
+def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root, caplog):
     """Temporary files, an unreferenced backup and a stale parked manifest go; users' stay."""
     (root / CONFIG).write_text('{"Config": {}}')
     setup(root)
@@ -390,13 +426,18 @@ def test_leftovers_of_a_killed_run_are_removed_under_the_lock(root):
         root / "var/lib/fexpkg/backup/usr/share/fex-emu/.x.fexpkg-0123abcd",
         root / "var/lib/fexpkg/backup/etc/binfmt.d/FEX-x86.conf",  # backup of no item
         root / "var/lib/.fexpkg-manifest.json",  # parked copy, the manifest being in place
+        root / ".fexpkg-manifest.json.fexpkg-0123abcd",  # temporary of a manifest parked there
     ]
     users = [root / "etc/binfmt.d/.mine.fexpkg-notours", root / "etc/binfmt.d/mine.fexpkg-0123abcd"]
     for path in leftovers + users:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("left")
+    caplog.set_level(logging.DEBUG, logger=apply_mod.__name__)
     assert setup(root).changes == []
     assert [p for p in leftovers if p.exists()] == []
+    assert caplog.messages == [
+        f"removed {leftovers[3]}, left by an interrupted fexpkg"  # the others by Root.sweep
+    ]
     assert not (root / "var/lib/fexpkg/backup/etc").exists()
     assert all(p.read_text() == "left" for p in users)
     undo_all(Root(root))
@@ -421,3 +462,435 @@ def test_manifest_parked_by_a_killed_run_is_found_and_finished(root):
     assert json.loads((root / MANIFEST).read_text())["created_dirs"] == parked["created_dirs"]
     undo_all(Root(root))
     assert snapshot(root) == before
+
+
+def test_teardown_killed_while_removing_state_dirs_is_finished(root, monkeypatch):
+    """The manifest moves up beside each directory as it goes; the next teardown ends the job."""
+    before = snapshot(root)
+    setup(root)
+    real_rmdir = Root.rmdir
+
+    def dying_rmdir(self, relpath):
+        if relpath == "var/lib":
+            raise KeyboardInterrupt
+        return real_rmdir(self, relpath)
+
+    monkeypatch.setattr(Root, "rmdir", dying_rmdir)
+    with pytest.raises(KeyboardInterrupt):
+        undo_all(Root(root))
+    monkeypatch.setattr(Root, "rmdir", real_rmdir)
+    assert sorted(str(p.relative_to(root / "var")) for p in (root / "var").rglob("*")) == [
+        ".fexpkg-manifest.json",
+        "lib",
+    ]
+    assert undo_all(Root(root)) == apply_mod.Result([], [])
+    assert snapshot(root) == before
+
+
+def test_manifest_parked_above_directories_already_removed_is_finished(root):
+    before = snapshot(root)
+    (root / "var").mkdir()
+    parked = {"version": 1, "created_dirs": ["var", "var/lib", "var/lib/fexpkg"], "items": []}
+    (root / "var/.fexpkg-manifest.json").write_text(json.dumps(parked))
+    assert undo_all(Root(root)) == apply_mod.Result([], [])
+    assert snapshot(root) == before
+
+
+def test_state_dir_parent_holding_something_else_is_kept_without_the_manifest(root):
+    setup(root)
+    (root / "var/lib/other").write_text("theirs")
+    assert undo_all(Root(root)).warnings == []
+    assert sorted(str(p.relative_to(root / "var")) for p in (root / "var").rglob("*")) == [
+        "lib",
+        "lib/other",
+    ]
+
+
+def test_rootfs_value_replaced_by_setup_is_restored_beside_later_keys(root):
+    (root / CONFIG).write_text(json.dumps({"Config": {"RootFS": "/gone", "Multiblock": "1"}}))
+    setup(root)
+    config = json.loads((root / CONFIG).read_text())
+    assert config == {"Config": {"RootFS": ROOTFS, "Multiblock": "1"}}
+    (root / CONFIG).write_text(json.dumps({**config, "ThunksDB": {"GL": 1}}))
+    assert undo_all(Root(root)).changes[0] == f"restored Config.RootFS in {root / CONFIG}"
+    assert json.loads((root / CONFIG).read_text()) == {
+        "Config": {"RootFS": "/gone", "Multiblock": "1"},
+        "ThunksDB": {"GL": 1},
+    }
+
+
+def test_users_bytes_and_mode_come_back(root):
+    original = b'{ "Config": { "Multiblock": "1" } }\n'
+    (root / CONFIG).write_bytes(original)
+    (root / CONFIG).chmod(0o600)
+    setup(root)
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o600
+    assert undo_all(Root(root)).changes[0] == f"restored Config.RootFS in {root / CONFIG}"
+    assert (root / CONFIG).read_bytes() == original
+    assert (root / CONFIG).stat().st_mode & 0o7777 == 0o600
+
+
+def test_link_replaced_by_a_file_and_file_replaced_by_a_link_come_back(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/link").symlink_to("/usr/lib/somewhere")
+    (tmp_path / "etc/file").write_bytes(b"mine\n")
+    (tmp_path / "etc/file").chmod(0o640)
+    plan = Plan(
+        Target(tmp_path, 4096),
+        True,
+        [WriteFile("etc/link", b"x"), Symlink("etc/file", "/dev/null")],
+    )
+    apply_plan(plan)
+    assert (tmp_path / "etc/link").read_bytes() == b"x" and not (tmp_path / "etc/link").is_symlink()
+    assert os.readlink(tmp_path / "etc/file") == "/dev/null"
+    assert undo_all(Root(tmp_path)).changes == [
+        f"restored {tmp_path}/etc/file",
+        f"restored {tmp_path}/etc/link",
+    ]
+    assert os.readlink(tmp_path / "etc/link") == "/usr/lib/somewhere"
+    assert not (tmp_path / "etc/file").is_symlink()
+    assert (tmp_path / "etc/file").read_bytes() == b"mine\n"
+    assert (tmp_path / "etc/file").stat().st_mode & 0o7777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["etc"]
+
+
+def test_directory_the_admin_removed_is_not_handed_on(tmp_path):
+    """A directory an undone item made, gone since, is not given to another item to remove."""
+    target = Target(tmp_path, 4096)
+    one, two = WriteFile("etc/a/one", b"1"), WriteFile("etc/a/two", b"2")
+    apply_plan(Plan(target, True, [one, two]))
+    shutil.rmtree(tmp_path / "etc")
+    assert apply_plan(Plan(target, True, [two])).warnings == [
+        f"{tmp_path}/etc/a/two was changed since fexpkg wrote it: left alone"
+    ]
+    (tmp_path / "etc/a").mkdir(parents=True)  # the admin's own, made later
+    assert undo_all(Root(tmp_path)).warnings == []
+    assert (tmp_path / "etc/a").is_dir()
+
+
+@pytest.mark.parametrize("then", ["setup", "teardown"])
+@pytest.mark.parametrize("wrote", [False, True], ids=["before-the-write", "after-the-write"])
+def test_setup_killed_while_rewriting_after_a_package_update_is_completed(
+    root, monkeypatch, wrote, then
+):
+    """The pending write replaces what fexpkg wrote earlier: that is not a change of the user's."""
+    pristine = state(root)
+    setup(root)
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    real_write = apply_mod._write
+
+    def dying_write(r, action):
+        if wrote:
+            real_write(r, action)
+        raise KeyboardInterrupt  # killed before the write, or before it was marked done
+
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    ours = root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
+    if then == "setup":
+        assert setup(root) == apply_mod.Result([] if wrote else [f"wrote {ours}"], [])
+        assert ":/usr/bin/FEX:POCF" in ours.read_text()
+        manifest = (root / MANIFEST).read_bytes()
+        assert setup(root) == apply_mod.Result([], [])
+        assert (root / MANIFEST).read_bytes() == manifest
+        uninterrupted = shutil.copytree(FIXTURE, root.parent / "uninterrupted", symlinks=True)
+        setup(uninterrupted)
+        conf_there = uninterrupted / "usr/lib/binfmt.d/FEX-x86_64.conf"
+        conf_there.write_text(conf_there.read_text().replace("FEXInterpreter", "FEX"))
+        setup(uninterrupted)
+        assert (uninterrupted / MANIFEST).read_bytes() == manifest  # the same record
+        ours.unlink()  # by the admin, now that the write is done: not fexpkg's to put back
+        assert setup(root).warnings == [f"{ours} was changed since fexpkg wrote it: left alone"]
+    assert undo_all(Root(root)).warnings == []
+    conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
+    assert state(root) == pristine
+
+
+def test_path_already_as_wanted_is_recorded_once_and_kept_on_teardown(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    (root / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
+    assert len(setup(root).changes) == 4  # the mask was there
+    manifest = root / MANIFEST
+    recorded = (manifest.stat().st_ino, manifest.read_bytes())
+    assert setup(root) == apply_mod.Result([], [])
+    assert (manifest.stat().st_ino, manifest.read_bytes()) == recorded  # not rewritten
+    assert undo_all(Root(root)).warnings == []
+    assert os.readlink(root / "etc/binfmt.d/FEX-x86.conf") == "/dev/null"
+
+
+def test_file_that_already_holds_the_updated_entry_is_taken_as_ours(root):
+    pristine = state(root)
+    setup(root)
+    conf = root / "usr/lib/binfmt.d/FEX-x86_64.conf"
+    conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
+    ours = root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
+    updated = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    ours.write_bytes(
+        next(a.data for a in updated.actions if a.relpath == str(ours.relative_to(root)))
+    )
+    assert setup(root) == apply_mod.Result([], [])
+    assert undo_all(Root(root)).warnings == []
+    conf.write_text(conf.read_text().replace(":/usr/bin/FEX:", ":/usr/bin/FEXInterpreter:"))
+    assert state(root) == pristine
+
+
+def test_backups_are_no_more_readable_than_their_originals(root):
+    (root / "etc/binfmt.d").mkdir(parents=True)
+    for path in (root / CONFIG, root / "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"):
+        path.write_text('{"Config": {}}\n')
+        path.chmod(0o600)
+    setup(root)
+    backups = sorted(p for p in (root / "var/lib/fexpkg/backup").rglob("*") if p.is_file())
+    assert len(backups) == 2
+    assert [p.stat().st_mode & 0o7777 for p in backups] == [0o600, 0o600]
+
+
+def test_setup_killed_between_two_directories_it_makes_is_undone_whole(tmp_path, monkeypatch):
+    """The directories recorded before the write stay recorded when the next run makes fewer."""
+    real_write = apply_mod._write
+
+    def dying_write(r, action):
+        r.makedirs("etc")
+        raise KeyboardInterrupt  # killed after making etc, before etc/binfmt.d
+
+    plan = Plan(Target(tmp_path, 4096), True, [WriteFile("etc/binfmt.d/a.conf", b"a\n")])
+    monkeypatch.setattr(apply_mod, "_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(plan)
+    monkeypatch.setattr(apply_mod, "_write", real_write)
+    assert apply_plan(plan).changes == [f"wrote {tmp_path}/etc/binfmt.d/a.conf"]
+    assert undo_all(Root(tmp_path)).warnings == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_manifest_has_the_format_older_and_newer_fexpkg_read(root):
+    """One item per path or key: what fexpkg wrote, what was there before, done, created dirs."""
+    (root / CONFIG).write_text('{"Config": {}}')
+    setup(root)
+
+    def mask(arch: str) -> dict:
+        path = f"etc/binfmt.d/FEX-{arch}.conf"
+        wrote = {"state": "symlink", "target": "/dev/null"}
+        return {"id": path, "kind": "symlink", "path": path, "wrote": wrote}
+
+    def ours(arch: str) -> dict:
+        path = f"etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
+        sha256 = hashlib.sha256((root / path).read_bytes()).hexdigest()
+        wrote = {"state": "file", "sha256": sha256, "mode": 0o644}
+        return {"id": path, "kind": "file", "path": path, "wrote": wrote}
+
+    assert (root / MANIFEST).stat().st_mode & 0o7777 == 0o644
+    manifest = json.loads((root / MANIFEST).read_text())
+    assert (root / MANIFEST).read_text() == json.dumps(manifest, indent=2) + "\n"
+    absent, done = {"before": {"state": "absent"}}, {"done": True}
+    key = "usr/share/fex-emu/Config.json#Config.RootFS"
+    assert manifest == {
+        "version": 1,
+        "created_dirs": ["var", "var/lib", "var/lib/fexpkg"],
+        "items": [
+            {**mask("x86"), **absent, **done, "created_dirs": ["etc", "etc/binfmt.d"]},
+            {**ours("x86"), **absent, **done},
+            {**mask("x86_64"), **absent, **done},
+            {**ours("x86_64"), **absent, **done},
+            {
+                "id": key,
+                "kind": "json",
+                "path": CONFIG,
+                "key": ["Config", "RootFS"],
+                "wrote": {"state": "value", "value": ROOTFS},
+                "created_file": False,
+                "before": {"state": "absent", "backup": f"var/lib/fexpkg/backup/{key}"},
+                **done,
+            },
+        ],
+    }
+
+
+def test_config_broken_between_plan_and_apply_is_a_warning(root):
+    plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
+    (root / CONFIG).write_text("{\n")
+    result = apply_plan(plan)
+    assert result.warnings == [
+        f"{root / CONFIG}:2: invalid JSON (Expecting property name enclosed in double quotes); "
+        "fix it, fexpkg leaves it alone"
+    ]
+    assert len(result.changes) == 4 and (root / CONFIG).read_text() == "{\n"
+
+
+def test_binfmt_d_replaced_by_a_file_is_left_alone(root):
+    setup(root)
+    shutil.rmtree(root / "etc/binfmt.d")
+    (root / "etc/binfmt.d").write_text("the admin's\n")
+    binfmt_d = root / "etc/binfmt.d"
+    assert setup(root) == apply_mod.Result(
+        [],
+        [
+            f"{binfmt_d}/{name} was changed since fexpkg wrote it: left alone"
+            for name in ("FEX-x86.conf", "zz-fexpkg-FEX-x86.conf")
+            + ("FEX-x86_64.conf", "zz-fexpkg-FEX-x86_64.conf")
+        ],
+    )
+    assert undo_all(Root(root)).changes == [f"removed {root / CONFIG}"]
+    assert binfmt_d.read_text() == "the admin's\n" and not (root / "var").exists()
+
+
+def test_top_of_the_root_read_only_var_writable(root, monkeypatch):
+    """As on an image-based system: fexpkg's state goes under /var, nothing at the top."""
+    (root / "var").mkdir()
+    before = snapshot(root)
+
+    def refuse_top(*names: str) -> None:
+        if any("/" not in name.strip("/") for name in names):
+            raise RootWriteError(f"cannot write {names}: read-only file system")
+
+    real_write, real_rename = Root.write_atomic, Root.rename
+
+    def write_atomic(self, relpath, *args):
+        refuse_top(relpath)
+        return real_write(self, relpath, *args)
+
+    def rename(self, relpath, new):
+        refuse_top(relpath, new)
+        return real_rename(self, relpath, new)
+
+    monkeypatch.setattr(Root, "write_atomic", write_atomic)
+    monkeypatch.setattr(Root, "rename", rename)
+    assert setup(root).warnings == []
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("killed_at", ["var/lib", "var/lib/fexpkg"])
+def test_setup_killed_while_making_the_state_directories_is_undone_whole(
+    root, monkeypatch, killed_at
+):
+    before = snapshot(root)
+    real_makedirs = Root.makedirs
+
+    def dying_makedirs(self, relpath, *args):
+        if relpath == killed_at:
+            raise KeyboardInterrupt
+        return real_makedirs(self, relpath, *args)
+
+    monkeypatch.setattr(Root, "makedirs", dying_makedirs)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == [
+        "var",
+        "var/lib",
+        "var/lib/fexpkg",
+    ]
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def test_setup_killed_as_it_first_saves_the_manifest_in_place_is_undone_whole(root, monkeypatch):
+    before = snapshot(root)
+    real_write = Root.write_atomic
+
+    def dying_write(self, relpath, *args):
+        if relpath == MANIFEST:
+            raise KeyboardInterrupt
+        return real_write(self, relpath, *args)
+
+    monkeypatch.setattr(Root, "write_atomic", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    assert (root / MANIFEST).exists()  # made beside var/lib/fexpkg, moved into it, not yet saved
+    setup(root)
+    assert os.listdir(root / "var/lib/fexpkg") == ["manifest.json"]  # no stray copy
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def test_only_the_state_directory_missing_is_the_only_one_recorded(root):
+    (root / "var/lib").mkdir(parents=True)
+    setup(root)
+    assert json.loads((root / MANIFEST).read_text())["created_dirs"] == ["var/lib/fexpkg"]
+    undo_all(Root(root))
+    assert os.listdir(root / "var") == ["lib"] and os.listdir(root / "var/lib") == []
+
+
+def test_backup_directory_made_a_symlink_leads_nowhere(root):
+    """Leftover backups are looked for in var/lib/fexpkg/backup itself, never through a link."""
+    setup(root)
+    (root / "etc/keep").mkdir()
+    (root / "etc/keep/important").write_text("the admin's\n")
+    (root / "var/lib/fexpkg/backup").symlink_to("/etc/keep")
+    assert setup(root).changes == []
+    assert (root / "etc/keep/important").read_text() == "the admin's\n"
+
+
+def test_pending_item_of_an_older_manifest_changed_by_the_user_is_left_alone(root):
+    """Manifests of fexpkg before "replaced" was recorded: a pending write replaces "before"."""
+    setup(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    ours = "etc/binfmt.d/zz-fexpkg-FEX-x86.conf"
+    next(i for i in manifest["items"] if i["id"] == ours)["done"] = False
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    (root / ours).write_text("# the admin's\n")
+    assert setup(root) == apply_mod.Result(
+        [], [f"{root / ours} was changed since fexpkg wrote it: left alone"]
+    )
+    assert (root / ours).read_text() == "# the admin's\n"
+
+
+def test_setup_killed_before_moving_the_manifest_into_its_directory_is_undone_whole(
+    root, monkeypatch
+):
+    before = snapshot(root)
+    real_move = apply_mod.Manifest._move
+
+    def dying_move(self, location):
+        if location == MANIFEST:
+            raise KeyboardInterrupt  # var/lib/fexpkg made, the manifest still beside it
+        return real_move(self, location)
+
+    monkeypatch.setattr(apply_mod.Manifest, "_move", dying_move)
+    with pytest.raises(KeyboardInterrupt):
+        setup(root)
+    monkeypatch.undo()
+    assert sorted(os.listdir(root / "var/lib")) == [".fexpkg-manifest.json", "fexpkg"]
+    setup(root)
+    assert sorted(os.listdir(root / "var/lib")) == ["fexpkg"]
+    assert undo_all(Root(root)).warnings == []
+    assert snapshot(root) == before
+
+
+def test_corrupt_manifest_is_one_line_saying_what_to_do(root):
+    (root / "var/lib/fexpkg").mkdir(parents=True)
+    (root / MANIFEST).write_text("{")
+    with pytest.raises(FexpkgError) as info:
+        undo_all(Root(root))
+    assert str(info.value) == (
+        f"{root / MANIFEST} is corrupt (Expecting property name enclosed in double quotes: line 1 "
+        "column 2 (char 1)); remove it and check /etc/binfmt.d and "
+        "/usr/share/fex-emu/Config.json by hand"
+    )
+
+
+def test_manifest_without_created_dirs_is_read(root):
+    """As fexpkg wrote it before it recorded the directories it made for its state."""
+    setup(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    del manifest["created_dirs"]
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    assert undo_all(Root(root)).warnings == []
+    assert os.listdir(root / "var/lib") == []  # var/lib/fexpkg is fexpkg's own: removed
+
+
+def test_key_the_user_removed_after_setup_is_not_a_change_to_keep(root):
+    """The user took RootFS out again: as before setup, so teardown has nothing to restore."""
+    (root / CONFIG).write_text('{"Config": {"Multiblock": "1"}}')
+    setup(root)
+    (root / CONFIG).write_text('{"Config": {"Multiblock": "0"}}')
+    result = undo_all(Root(root))
+    assert result.warnings == [] and len(result.changes) == 4
+    assert (root / CONFIG).read_text() == '{"Config": {"Multiblock": "0"}}'
+    assert not (root / "var").exists()

@@ -1,12 +1,18 @@
 """binfmt_misc lines, the binfmt.d model and parsing of the live interface."""
 
+import errno
+import os
+
 import pytest
 
 from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError
 from fexpkg.system.binfmt import (
     BinfmtEntry,
+    BinfmtFile,
     BinfmtMisc,
+    LiveEntry,
+    binfmt_files,
     effective_handlers,
     elf_header,
     handler_for,
@@ -54,23 +60,58 @@ def test_matches_the_right_elf():
     assert not x86_64.matches(b"\x7fELF")
 
 
+def test_elf_headers_are_exact():
+    ident = b"\x7fELF%c\x01\x01" + bytes(9)
+    assert elf_header("x86") == (
+        ident % 1 + b"\x02\x00\x03\x00\x01\x00\x00\x00" + bytes(16) + b"\x34\x00" + bytes(10)
+    )
+    assert elf_header("x86_64") == (
+        ident % 2 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + bytes(28) + b"\x40\x00" + bytes(10)
+    )
+    with pytest.raises(ValueError, match="unknown arch 'arm'"):
+        elf_header("arm")
+
+
+def test_matches_without_mask_at_an_offset_and_never_for_extensions():
+    plain = BinfmtEntry.parse_line(r":x:M:1:ELF::/i:")
+    assert plain.matches(b"\x7fELF") and not plain.matches(b"ELF\x00")
+    assert not plain.matches(b"\x7fEL")
+    assert not BinfmtEntry.parse_line(":exe:E::ELF::/i:").matches(b"ELF" * 4)
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (":x:Z:0:ab::/i:", "type"),
-        (":x:M:zero:ab::/i:", "offset"),
-        (":x:M:0:ab:\\xff:/i:", "mask"),
-        (":x:M:0:ab::/i:Q", "flags"),
-        (":x:M:0:ab", "fields"),
-        (":x:M:0:ab::", "interpreter"),
+        (":", "too short"),
+        (":x", "expected 7 fields separated by ':', got 1"),
+        ("|x|M|0|ab", "expected 7 fields separated by '|', got 4"),
+        (":x:Z:0:ab::/i:", "type 'Z' is neither M (magic) nor E (extension)"),
+        (":x:E:1:exe::/i:", "an E (extension) entry has no offset nor mask"),
+        (":x:E::exe:ff:/i:", "an E (extension) entry has no offset nor mask"),
+        (":x:M:zero:ab::/i:", "offset 'zero' is not a number"),
+        (":x:M:0:ab:\\xff:/i:", "mask is 1 bytes, magic 2"),
+        (":x:M:0:ab::/i:Q", "unknown flags in 'Q' (allowed: POCF)"),
+        (":x:M:0:ab::", "no interpreter"),
         (":x:M:0:::/i:", "empty magic"),
-        ("::M:0:ab::/i:", "name"),
+        ("::M:0:ab::/i:", "bad name ''"),
+        (":a/b:M:0:ab::/i:", "bad name 'a/b'"),
+        (":.:M:0:ab::/i:", "bad name '.'"),
+        (":..:M:0:ab::/i:", "bad name '..'"),
+        (":register:M:0:ab::/i:", "bad name 'register'"),
+        (":status:M:0:ab::/i:", "bad name 'status'"),
     ],
 )
 def test_invalid_lines_quote_the_text(line, reason):
-    with pytest.raises(BinfmtError, match=reason) as info:
-        BinfmtEntry.parse_line(line)
-    assert line in str(info.value)
+    with pytest.raises(BinfmtError) as info:
+        BinfmtEntry.parse_line(line + "\n")
+    assert str(info.value) == f"invalid binfmt_misc line '{line}': {reason}"
+
+
+def test_flags_may_be_left_out_and_any_delimiter_used():
+    assert BinfmtEntry.parse_line(":x:M:0:ab::/i") == BinfmtEntry("x", "M", 0, b"ab", b"", "/i", "")
+    extension = BinfmtEntry.parse_line("XwineXEXXexeXX/usr/bin/wineXP")
+    assert extension == BinfmtEntry("wine", "E", 0, b"exe", b"", "/usr/bin/wine", "P")
+    assert extension.format() == ":wine:E::exe::/usr/bin/wine:P"
 
 
 def write(root, relpath, text):
@@ -106,6 +147,7 @@ def test_etc_overrides_run_overrides_usr_lib_and_masks(root):
     (root.path / "etc/binfmt.d/FEX-x86.conf").unlink()
     (root.path / "etc/binfmt.d/FEX-x86.conf").symlink_to("/dev/null")
     assert effective_handlers(root) == []
+    assert binfmt_files(root) == [BinfmtFile("FEX-x86.conf", "etc/binfmt.d/FEX-x86.conf", True)]
 
 
 def test_same_name_registered_again_moves_last(root):
@@ -123,7 +165,21 @@ def test_same_name_registered_again_moves_last(root):
 def test_bad_line_is_skipped_with_warning(root, caplog):
     write(root, "etc/binfmt.d/bad.conf", ":broken\n" + FEX_X86 + "\n")
     assert [a.entry.name for a in effective_handlers(root)] == ["FEX-x86"]
-    assert "bad.conf:1" in caplog.text
+    assert caplog.messages == [
+        f"{root.path}/etc/binfmt.d/bad.conf:1: invalid binfmt_misc line ':broken': expected 7 "
+        "fields separated by ':', got 1"
+    ]
+
+
+def test_comments_blank_lines_and_bytes_that_are_not_utf8_are_skipped(root, caplog):
+    (root.path / "etc/binfmt.d").mkdir(parents=True)
+    text = b"#\n\n;\n# caf\xe9\n  \n" + FEX_X86.encode() + b"\nXwineXEXXexeXX/bin/wineX\n"
+    (root.path / "etc/binfmt.d/a.conf").write_bytes(text)
+    assert [(a.lineno, a.entry.name) for a in effective_handlers(root)] == [
+        (6, "FEX-x86"),
+        (7, "wine"),
+    ]
+    assert caplog.messages == []
 
 
 def test_parse_status_of_a_live_entry():
@@ -160,3 +216,87 @@ def test_fake_directory_interface(tmp_path):
     assert misc.unregister("FEX-x86")
     assert (tmp_path / "FEX-x86").read_text().startswith("-1")
     assert not misc.unregister("qemu-x86_64")
+
+
+@pytest.mark.parametrize(
+    ("text", "entry", "enabled"),
+    [
+        (
+            "disabled\ninterpreter /usr/bin/wine\nflags: \nextension .exe\n",
+            BinfmtEntry("x", "E", 0, b"exe", b"", "/usr/bin/wine", ""),
+            False,
+        ),
+        (
+            "enabled\ninterpreter /opt/my fex/FEX\nflags: PF\noffset 2\nmagic 4c46\n",
+            BinfmtEntry("x", "M", 2, b"LF", b"", "/opt/my fex/FEX", "PF"),
+            True,
+        ),
+        (
+            "enabled\ninterpreter /usr/bin/xbmview\nflags: \nextension .Xbm\n",
+            BinfmtEntry("x", "E", 0, b"Xbm", b"", "/usr/bin/xbmview", ""),
+            True,
+        ),
+        ("enabled\n", BinfmtEntry("x", "M", 0, b"", b"", "", ""), True),
+        ("", BinfmtEntry("x", "M", 0, b"", b"", "", ""), False),
+    ],
+    ids=["extension", "offset-and-spaced-interpreter", "extension-X", "truncated", "empty"],
+)
+def test_parse_status_fields(text, entry, enabled):
+    assert parse_status("x", text) == LiveEntry(entry, enabled)
+
+
+def fake_misc(tmp_path, *entries: str):
+    """A plain directory laid out like binfmt_misc, with entries named FEX-x86 and so on."""
+    for name in ("register", "status", *entries):
+        (tmp_path / name).write_text("enabled\ninterpreter /usr/bin/FEXInterpreter\nflags: POCF\n")
+    return BinfmtMisc(tmp_path)
+
+
+def test_available_when_mounted(tmp_path):
+    assert fake_misc(tmp_path).available()
+
+
+def test_registered_lists_names_sorting_after_register_and_skips_vanished_ones(tmp_path):
+    misc = fake_misc(tmp_path, "FEX-x86", "qemu-x86_64", "wine")
+    (tmp_path / "A-gone").symlink_to("unregistered-meanwhile")
+    assert list(misc.registered()) == ["FEX-x86", "qemu-x86_64", "wine"]
+
+
+def test_unreadable_entry_is_one_line_error(tmp_path):
+    misc = fake_misc(tmp_path)
+    (tmp_path / "FEX-x86").mkdir()
+    with pytest.raises(BinfmtError) as info:
+        misc.registered()
+    assert str(info.value) == f"cannot read {tmp_path}: Is a directory"
+
+
+class FailingMisc(BinfmtMisc):
+    """binfmt_misc whose writes fail with one errno."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def _write(self, name: str, data: bytes) -> None:
+        raise OSError(self.code, os.strerror(self.code))
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        (errno.EEXIST, "it is already registered"),
+        (errno.ENOENT, "/usr/bin/FEXInterpreter does not exist"),
+        (errno.EINVAL, "Invalid argument"),
+    ],
+)
+def test_register_failure_names_the_entry_and_the_cause(code, hint):
+    with pytest.raises(BinfmtError) as info:
+        FailingMisc(code).register(BinfmtEntry.parse_line(FEX_X86))
+    assert str(info.value) == f"cannot register binfmt_misc entry FEX-x86: {hint}"
+
+
+def test_unregister_failure_names_the_entry_and_the_cause():
+    with pytest.raises(BinfmtError) as info:
+        FailingMisc(errno.EACCES).unregister("FEX-x86")
+    assert str(info.value) == "cannot unregister binfmt_misc entry FEX-x86: Permission denied"
+    assert not FailingMisc(errno.ENOENT).unregister("FEX-x86")

@@ -10,10 +10,14 @@ from fexpkg.errors import ConfigError
 from fexpkg.system.fexconfig import (
     MISSING,
     ROOTFS_KEY,
+    RootFSInEffect,
+    RootFSOrigin,
     UserDirs,
+    dumps,
     get_key,
     load,
     resolve_rootfs,
+    rootfs_path,
     user_config_path,
     user_dirs,
     with_key,
@@ -47,8 +51,42 @@ def test_broken_json_names_file_and_line(root):
 
 def test_non_object_is_an_error(root):
     put(root, "c.json", b'{"Config": []}')
-    with pytest.raises(ConfigError, match="expected"):
+    with pytest.raises(ConfigError) as info:
         load(root, "c.json")
+    assert str(info.value) == (
+        f'{root.path}/c.json: expected {{"Config": {{...}}}}; fix it, fexpkg leaves it alone'
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"Config": "\xff"}', "not UTF-8 (invalid start byte); fix it"),
+        (
+            b'{"a": ' + b"1" * 5000 + b"}",
+            "unreadable JSON (Exceeds the limit (4300 digits) for integer string conversion); "
+            "fix it, fexpkg leaves it alone",
+        ),
+        (
+            b"[" * 100000,
+            "unreadable JSON (maximum recursion depth exceeded while decoding a JSON array from a "
+            "unicode string); fix it, fexpkg leaves it alone",
+        ),
+    ],
+    ids=["not-utf8", "number-too-long", "nested-too-deep"],
+)
+def test_unreadable_config_is_one_line_naming_the_file(root, data, message):
+    put(root, "c.json", data)
+    with pytest.raises(ConfigError) as info:
+        load(root, "c.json")
+    assert str(info.value) == f"{root.path}/c.json: {message}"
+
+
+def test_directory_is_not_a_config(root):
+    (root.path / "c.json").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load(root, "c.json")
+    assert str(info.value) == f"{root.path}/c.json is a directory, not a FEX config"
 
 
 def test_with_key_sets_and_removes_keeping_others():
@@ -65,6 +103,23 @@ def test_with_key_sets_and_removes_keeping_others():
     assert get_key(None, ROOTFS_KEY) is MISSING
 
 
+def test_with_key_at_other_depths():
+    assert with_key({"b": 2}, ("a",), 1) == {"a": 1, "b": 2}
+    assert with_key({"a": 1, "b": 2}, ("a",), MISSING) == {"b": 2}
+    assert with_key({"x": 0}, ("a", "b", "c"), 1) == {"x": 0, "a": {"b": {"c": 1}}}
+    deep = {"a": {"b": {"c": 1}, "y": 2}, "x": 0}
+    assert with_key(deep, ("a", "b", "c"), MISSING) == {"a": {"y": 2}, "x": 0}
+    assert with_key({"a": {"b": {"c": 1}}}, ("a", "b", "c"), MISSING) == {}
+    assert with_key({"a": {"b": 1}}, ("a", "b", "c"), MISSING) == {"a": {"b": 1}}
+
+
+def test_dumps_is_two_space_indented_utf8_with_a_final_newline():
+    config = {"Config": {"RootFS": "/srv/ré", "Multiblock": "1"}}
+    assert dumps(config) == (
+        '{\n  "Config": {\n    "RootFS": "/srv/ré",\n    "Multiblock": "1"\n  }\n}\n'.encode()
+    )
+
+
 def test_user_config_location(root):
     assert user_config_path(root, {}, HOME) == "home/u/.config/fex-emu/Config.json"
     assert user_config_path(root, {"XDG_CONFIG_HOME": "/x"}, HOME) == "x/fex-emu/Config.json"
@@ -75,6 +130,8 @@ def test_user_config_location(root):
     assert user_config_path(root, {"FEX_APP_CONFIG_LOCATION": "/app"}, HOME) == "appConfig.json"
     relative = {"FEX_APP_CONFIG_LOCATION": "c/"}
     assert user_config_path(root, relative, HOME, "/w") == "w/c/Config.json"
+    assert user_config_path(root, relative, HOME) == "c/Config.json"
+    assert user_config_path(root, {"XDG_CONFIG_HOME": "/Xdg"}, HOME) == "Xdg/fex-emu/Config.json"
     (root.path / "home/u/.fex-emu").mkdir(parents=True)
     assert user_config_path(root, env, HOME) == "home/u/.fex-emu/Config.json"
 
@@ -85,13 +142,46 @@ def test_user_dirs(root):
     )
     env = {"FEX_APP_DATA_LOCATION": "/d/", "XDG_DATA_HOME": "/x", "XDG_CONFIG_HOME": "/y"}
     assert user_dirs(root, env, HOME) == UserDirs("/d/", "/y/fex-emu/")
+    assert user_dirs(root, {"XDG_DATA_HOME": "/x"}, HOME).data == "/x/fex-emu/"
+    relative = {"XDG_DATA_HOME": "x", "FEX_APP_CONFIG_LOCATION": "c/"}
+    assert user_dirs(root, relative, HOME, "/w") == UserDirs("/w/x/fex-emu/", "/w/c/")
+    assert user_dirs(root, relative, HOME) == UserDirs("/x/fex-emu/", "/c/")
     (root.path / "home/u/.fex-emu").mkdir(parents=True)
     assert user_dirs(root, env, HOME) == UserDirs("/home/u/.fex-emu/", "/home/u/.fex-emu/")
 
 
 def test_rootfs_unset(root):
-    found = resolve_rootfs(root, {}, HOME)
-    assert (found.value, found.path, found.exists) == (None, None, False)
+    assert resolve_rootfs(root, {}, HOME) == RootFSInEffect(None, None, RootFSOrigin.NOT_SET, False)
+
+
+def test_unresolved_name_reports_where_the_packaged_image_would_be(root):
+    put(root, "usr/share/fex-emu/Config.json", {"Config": {"RootFS": "mine"}})
+    assert resolve_rootfs(root, {}, HOME) == RootFSInEffect(
+        "mine",
+        "/usr/share/fex-emu/RootFS/mine",
+        RootFSOrigin.GLOBAL_CONFIG,
+        False,
+        "usr/share/fex-emu/Config.json",
+    )
+
+
+def test_home_comes_from_the_environment_and_cwd_defaults_to_slash(root):
+    put(root, "home/v/.config/fex-emu/Config.json", {"Config": {"RootFS": "img.erofs"}})
+    put(root, "img.erofs")
+    assert resolve_rootfs(root, {"HOME": "/home/v"}) == RootFSInEffect(
+        "img.erofs",
+        "/img.erofs",
+        RootFSOrigin.USER_CONFIG,
+        True,
+        "home/v/.config/fex-emu/Config.json",
+    )
+
+
+def test_relative_user_config_location_is_taken_from_the_current_directory(root):
+    put(root, "w/c/Config.json", {"Config": {"RootFS": "/opt/r"}})
+    env = {"FEX_APP_CONFIG_LOCATION": "c/"}
+    assert resolve_rootfs(root, env, HOME, "/w").source == "/w/c/Config.json"
+    assert resolve_rootfs(root, env, HOME).source == "not set"
 
 
 def test_bare_name_under_global_data_dir(root):
@@ -132,6 +222,18 @@ def test_relative_name_in_the_current_directory_comes_first(root):
     found = resolve_rootfs(root, {}, HOME, cwd="/home/u/games")
     assert (found.path, found.exists) == ("/home/u/games/default.erofs", True)
     assert resolve_rootfs(root, {}, HOME, cwd="/").path == "/usr/share/fex-emu/RootFS/default.erofs"
+
+
+def test_relative_name_is_looked_up_in_slash_by_default(root):
+    put(root, "img.erofs")
+    assert rootfs_path(root, "img.erofs", {}, HOME) == "/img.erofs"
+
+
+def test_relative_user_data_location_is_taken_from_the_current_directory(root):
+    put(root, "w/d/RootFS/img.erofs")
+    env = {"FEX_APP_DATA_LOCATION": "d/"}
+    assert rootfs_path(root, "img.erofs", env, HOME, "/w") == "/w/d/RootFS/img.erofs"
+    assert rootfs_path(root, "img.erofs", env, HOME, "/") is None
 
 
 def test_absolute_and_home_paths_are_not_looked_up(root):

@@ -1,15 +1,20 @@
 """Confined path resolution, atomic writes, hostile symlinks and the lock."""
 
+import errno
 import fcntl
+import logging
 import os
+import re
 import threading
 import time
+import types
+from pathlib import Path
 
 import pytest
 
 from fexpkg import confined as rootfs
 from fexpkg.confined import Root
-from fexpkg.errors import UnsafePathError
+from fexpkg.errors import RootWriteError, UnsafePathError
 
 
 @pytest.fixture
@@ -82,6 +87,9 @@ def test_final_symlink_to_host_file_is_followed_inside_root(root, outside):
     (root.path / "usr/share/fex-emu").mkdir(parents=True)
     (root.path / "usr/share/fex-emu/Config.json").symlink_to(outside / "Config.json")
     assert not root.exists("usr/share/fex-emu/Config.json")  # dangling inside the root
+    assert root.lexists("usr/share/fex-emu/Config.json")
+    (root.path / "dangling").symlink_to("/nonexistent-anywhere")
+    assert root.lexists("dangling") and not root.exists("dangling")
     root.write_atomic("usr/share/fex-emu/Config.json", b"{}\n")
     assert snapshot(outside) == before
     assert root.read_bytes("usr/share/fex-emu/Config.json") == b"{}\n"
@@ -94,6 +102,52 @@ def test_reads_follow_the_same_rules(root, outside):
     with pytest.raises(FileNotFoundError):
         root.read_bytes("etc/link")
     assert root.readlink("etc/link") == str(outside / "Config.json")
+
+
+def test_file_changed_into_a_symlink_while_in_use_is_not_followed(root, outside, monkeypatch):
+    """The walk saw a file; opened, it is a symlink (to the host's file): refused, not read."""
+    (root.path / "etc").mkdir()
+    (root.path / "etc/Config.json").symlink_to(outside / "Config.json")
+    monkeypatch.setattr(rootfs, "_readlink", lambda dir_fd, name: None)  # looked at before
+    with pytest.raises(UnsafePathError) as info:
+        root.read_bytes("etc/Config.json")
+    assert str(info.value) == f"{root.path}/etc/Config.json changed into a symlink while in use"
+
+
+def test_resolve_names_directories_without_a_dot(root):
+    (root.path / "etc/binfmt.d").mkdir(parents=True)
+    (root.path / "link").symlink_to("etc")
+    assert root.resolve("link/binfmt.d") == "etc/binfmt.d"
+    assert root.resolve("link") == "etc" and root.resolve("/") == ""
+    assert root.resolve("./etc/./binfmt.d/.") == "etc/binfmt.d"
+
+
+def test_display_is_under_the_root_for_absolute_paths_too(root):
+    assert root.display("/etc/binfmt.d/") == f"{root.path}/etc/binfmt.d"
+    assert root.display("etc/x") == f"{root.path}/etc/x"
+
+
+def test_forty_symlinks_are_followed_and_not_one_more(root):
+    (root.path / "target").write_bytes(b"end")
+    for i in range(41):
+        (root.path / f"l{i}").symlink_to(f"l{i + 1}" if i < 40 else "target")
+    assert root.read_bytes("l1") == b"end"  # l1 .. l40: 40 links
+    with pytest.raises(UnsafePathError) as info:
+        root.read_bytes("l0")
+    assert str(info.value) == f"{root.path}/l0: too many levels of symbolic links"
+
+
+def test_listdir_of_a_directory_changed_into_a_symlink_while_in_use_is_empty(root, monkeypatch):
+    (root.path / "d").mkdir()
+    (root.path / "d/x").write_text("")
+    (root.path / "link").symlink_to("d")
+    monkeypatch.setattr(rootfs, "_readlink", lambda dir_fd, name: None)  # looked at before
+    assert root.listdir("link") == []
+
+
+def test_listdir_of_a_file_is_empty(root):
+    (root.path / "file").write_text("")
+    assert root.listdir("file") == [] and root.listdir("file/") == []
 
 
 def test_file_component_is_unsafe(root, outside):
@@ -136,6 +190,17 @@ def test_listdir_exists_makedirs(root):
     assert root.makedirs("var/lib/x") == ["var/lib/x"]
 
 
+def test_directories_are_made_0755_whatever_the_umask(root):
+    umask = os.umask(0)
+    try:
+        root.write_atomic("etc/binfmt.d/a.conf", b"x")
+        root.makedirs("var/lib")
+    finally:
+        os.umask(umask)
+    modes = [(root.path / d).stat().st_mode & 0o7777 for d in ("etc", "etc/binfmt.d", "var/lib")]
+    assert modes == [0o755, 0o755, 0o755]
+
+
 def test_writes_report_the_directories_they_created(root):
     (root.path / "etc").mkdir()
     assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == ["etc/binfmt.d"]
@@ -145,6 +210,16 @@ def test_writes_report_the_directories_they_created(root):
         "usr/libexec",
         "usr/libexec/fexpkg",
     ]
+
+
+def test_directory_someone_else_makes_meanwhile_is_not_reported(root, monkeypatch):
+    def made_meanwhile(dir_fd, name, mode):
+        os.mkdir(name, dir_fd=dir_fd)
+        return False  # as when it exists by the time fexpkg makes it
+
+    monkeypatch.setattr(rootfs, "_mkdir", made_meanwhile)
+    assert root.write_atomic("etc/binfmt.d/a.conf", b"x") == []
+    assert (root.path / "etc/binfmt.d/a.conf").read_bytes() == b"x"
 
 
 def test_created_directories_are_resolved_inside_root(root, outside):
@@ -171,6 +246,67 @@ def test_rmdir_removes_only_empty_directories(root, outside):
     assert root.rmdir("etc/out/empty") is False  # resolved inside the root: missing there
     assert (outside / "empty").is_dir()
     assert (root.path / "etc/empty").is_dir()
+
+
+def test_read_only_asks_the_file_system_of_the_path_resolved_inside_root(root, monkeypatch):
+    (root.path / "etc/ro").mkdir(parents=True)
+    (root.path / "etc/link").symlink_to("/etc/ro")
+    assert not root.read_only("etc/link")  # a real, writable file system
+    read_only_dir = (root.path / "etc/ro").stat().st_ino
+    real_statvfs = os.statvfs
+
+    def statvfs(fd):
+        flags = os.ST_RDONLY if os.fstat(fd).st_ino == read_only_dir else 0
+        return types.SimpleNamespace(f_flag=real_statvfs(fd).f_flag | flags)
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    assert root.read_only("etc/link") and root.read_only("etc/ro")
+    assert not root.read_only("etc") and not root.read_only("etc/missing")
+
+
+def test_replace_file_keeps_the_mode_of_the_file_it_replaces(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "comps.xml").write_bytes(b"old")
+    (tmp_path / "comps.xml").chmod(0o600)
+    rootfs.replace_file(Path("comps.xml"), b"new")
+    rootfs.replace_file(Path("sub/new.xml"), b"created")
+    assert (tmp_path / "comps.xml").read_bytes() == b"new"
+    assert (tmp_path / "sub/new.xml").read_bytes() == b"created"
+    modes = [(tmp_path / p).stat().st_mode & 0o7777 for p in ("comps.xml", "sub/new.xml")]
+    assert modes == [0o600, 0o644]
+    assert sorted(os.listdir(tmp_path)) == ["comps.xml", "sub"]
+
+
+def test_repr_names_the_path():
+    assert repr(Root("/mnt/image")) == "Root('/mnt/image')"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (OSError(errno.ENOSPC, "x"), "no space left on the file system: free some and run again"),
+        (OSError(errno.EDQUOT, "x"), "disk quota exceeded: free some and run again"),
+        (OSError(errno.EROFS, "x"), "read-only file system: remount it read-write and run again"),
+        (OSError(errno.EACCES, "x"), "permission denied: run as root"),
+        (OSError(errno.EPERM, "x"), "operation not permitted: run as root"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (OSError("no errno"), "no errno"),
+    ],
+)
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named-temporary"])
+def test_failed_write_is_one_line_naming_the_file_and_the_cause(
+    root, monkeypatch, error, cause, unnamed
+):
+    def fail(fd, data, mode):
+        raise error
+
+    if not unnamed:
+        monkeypatch.setattr(rootfs, "_unnamed_file", lambda dir_fd: None)
+    monkeypatch.setattr(rootfs, "_fill", fail)
+    with pytest.raises(RootWriteError) as info:
+        root.write_atomic("etc/a.conf", b"x")
+    assert str(info.value) == f"cannot write {root.path}/etc/a.conf: {cause}"
+    assert os.listdir(root.path / "etc") == []  # nothing half-written left
 
 
 def test_lock_writes_nothing_into_the_root(root):
@@ -234,12 +370,85 @@ def test_write_atomic_without_o_tmpfile_or_proc(root, monkeypatch):
     ]
 
 
+def test_temporaries_have_the_names_sweep_removes(root, monkeypatch):
+    monkeypatch.setattr(rootfs, "_unnamed_file", lambda dir_fd: None)
+    real_rename, renamed = os.rename, []
+
+    def rename(src, dst, **kwargs):
+        renamed.append(src)
+        return real_rename(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    root.write_atomic("d/x.conf", b"1")
+    root.symlink_atomic("d/l", "/dev/null")
+    assert [re.fullmatch(r"\.(x\.conf|l)\.fexpkg-[0-9a-f]{8}", n) is not None for n in renamed] == [
+        True,
+        True,
+    ]
+
+
+def test_o_tmpfile_is_used_where_the_file_system_has_it(root):
+    fd = os.open(root.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        unnamed = rootfs._unnamed_file(fd)
+        assert unnamed is not None
+        os.close(unnamed)
+    finally:
+        os.close(fd)
+    assert os.listdir(root.path) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "fallback"),
+    [(errno.EOPNOTSUPP, True), (errno.EISDIR, True), (errno.EINVAL, True), (errno.EIO, False)],
+)
+def test_no_o_tmpfile_falls_back_to_a_named_temporary(root, monkeypatch, code, fallback):
+    real_open = os.open
+
+    def fs_open(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fs_open)
+    if fallback:
+        root.write_atomic("a/x", b"named")
+        assert (root.path / "a/x").read_bytes() == b"named"
+    else:
+        with pytest.raises(RootWriteError, match=os.strerror(code)):
+            root.write_atomic("a/x", b"named")
+    assert os.listdir(root.path / "a") == (["x"] if fallback else [])
+
+
+def test_no_proc_falls_back_to_a_named_temporary(root, monkeypatch):
+    def link(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "no /proc")
+
+    monkeypatch.setattr(os, "link", link)
+    root.write_atomic("a/x", b"named", 0o600)
+    assert (root.path / "a/x").read_bytes() == b"named"
+    assert os.listdir(root.path / "a") == ["x"]
+
+
 def test_sweep_removes_only_fexpkg_temporary_names(root):
     r, root = root, root.path
     for name in (".x.conf.fexpkg-0123abcd", "x.conf.fexpkg-0123abcd", ".x.fexpkg-0123abcg"):
         r.write_atomic(f"d/{name}", b"")
     assert r.sweep("d") == ["d/.x.conf.fexpkg-0123abcd"]
     assert sorted(os.listdir(root / "d")) == [".x.fexpkg-0123abcg", "x.conf.fexpkg-0123abcd"]
+
+
+def test_sweep_names_what_it_removed_as_given(root, caplog):
+    caplog.set_level(logging.DEBUG, logger=rootfs.__name__)
+    for relpath in (".a.fexpkg-0123abcd", "X/.b.fexpkg-0123abcd"):
+        root.write_atomic(relpath, b"")
+    assert root.sweep("/") == [".a.fexpkg-0123abcd"]
+    assert root.sweep("X/") == ["X/.b.fexpkg-0123abcd"]
+    assert os.listdir(root.path) == ["X"] and os.listdir(root.path / "X") == []
+    assert caplog.messages == [
+        f"removed {root.path}/{p}, left by an interrupted fexpkg"
+        for p in (".a.fexpkg-0123abcd", "X/.b.fexpkg-0123abcd")
+    ]
 
 
 def test_missing_dirs_are_those_a_write_would_create(root):
@@ -249,4 +458,6 @@ def test_missing_dirs_are_those_a_write_would_create(root):
     assert r.missing_dirs("etc/binfmt.d/x.conf") == ["etc/binfmt.d"]
     assert r.missing_dirs("link/a/b/x") == ["etc/a", "etc/a/b"]
     assert r.missing_dirs("etc/x") == [] and r.missing_dirs("x") == []
+    (root / "etc/binfmt.d").mkdir()
+    assert r.missing_dirs("link/binfmt.d/sub/x") == ["etc/binfmt.d/sub"]
     assert r.write_atomic("link/a/b/x", b"") == ["etc/a", "etc/a/b"]

@@ -1,5 +1,6 @@
 """Page size detection and the mode it implies."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -35,6 +36,12 @@ def test_explicit_wins_over_env_and_kernel(tmp_path):
     assert detect_page_size(tmp_path, 16384, env) == 16384
 
 
+def test_detect_page_size_logs_its_source(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger=target.__name__)
+    assert detect_page_size(tmp_path, None, {}, ["kernel-64k-core"]) == 65536
+    assert caplog.messages == [f"page size 65536 (from kernel-64k in {tmp_path})"]
+
+
 def test_auto_and_none_mean_not_set(tmp_path):
     assert detect_page_size(tmp_path, "auto", {"FEXPKG_PAGE_SIZE": "65536"}) == 65536
     assert detect_page_size(tmp_path, None, {"FEXPKG_PAGE_SIZE": "auto"}) == 4096
@@ -42,13 +49,25 @@ def test_auto_and_none_mean_not_set(tmp_path):
 
 @pytest.mark.parametrize("bad", ["8192", "lots", 0])
 def test_bad_value_is_named(tmp_path, bad):
-    with pytest.raises(FexpkgError, match=repr(bad)):
+    with pytest.raises(FexpkgError) as info:
         detect_page_size(tmp_path, bad, {})
+    assert str(info.value) == (
+        f"invalid page size {bad!r} (--page-size): use one of 4096, 16384, 65536 or auto"
+    )
 
 
 def test_bad_env_value_is_named(tmp_path):
-    with pytest.raises(FexpkgError, match="FEXPKG_PAGE_SIZE"):
+    with pytest.raises(FexpkgError) as info:
         detect_page_size(tmp_path, None, {"FEXPKG_PAGE_SIZE": "4k"})
+    assert str(info.value) == (
+        "invalid page size '4k' (FEXPKG_PAGE_SIZE): use one of 4096, 16384, 65536 or auto"
+    )
+
+
+def test_sources_of_explicit_and_environment_sizes(tmp_path):
+    assert page_size_of(tmp_path, "16384", {}) == target.PageSize(16384, PageSizeOrigin.EXPLICIT)
+    env = {"FEXPKG_PAGE_SIZE": "65536"}
+    assert page_size_of(tmp_path, None, env) == target.PageSize(65536, PageSizeOrigin.ENVIRONMENT)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +122,9 @@ def _as_host(monkeypatch, tmp_path, booted: bool) -> Path:
 
 def test_booted_host_follows_its_running_kernel(monkeypatch, tmp_path):
     root = _as_host(monkeypatch, tmp_path, booted=True)
-    assert page_size_of(root, env={}).source == "from the running kernel"
+    assert page_size_of(root, env={}) == target.PageSize(
+        os.sysconf("SC_PAGE_SIZE"), PageSizeOrigin.RUNNING_KERNEL
+    )
 
 
 def test_image_build_chroot_follows_the_installed_kernel(monkeypatch, tmp_path):

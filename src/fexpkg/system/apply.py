@@ -60,6 +60,7 @@ class Item:
     key: list[str] | None = None  # json: the key's path in the file
     before: State = field(default_factory=lambda: dict(ABSENT))
     done: bool = False  # False between recording a write and finishing it
+    replaced: State | None = None  # while not done: what the write replaces (older: before)
     created_file: bool = False  # json: fexpkg made the file for the key
     created_dirs: list[str] = field(default_factory=list)  # outermost first
 
@@ -92,6 +93,8 @@ class Item:
         if self.key is not None:
             data["key"] = self.key
         data.update(wrote=self.wrote, before=self.before, done=self.done)
+        if self.replaced is not None:
+            data["replaced"] = self.replaced
         if self.kind == "json":
             data["created_file"] = self.created_file
         if self.created_dirs:
@@ -199,7 +202,7 @@ class Manifest:
             self._remove_state()
             return
         self.make_state_dir()
-        self.root.write_atomic(MANIFEST, self._data(), 0o644)
+        self.root.write_atomic(MANIFEST, self._data())
         if self.at not in (None, MANIFEST):  # a parked copy from a killed run
             self.root.remove(self.at)
         self.at = MANIFEST
@@ -293,14 +296,15 @@ def _same(state: State, other: State) -> bool:
 
 
 def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
-    """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/."""
+    """The state to restore on undo; a file is copied under var/lib/fexpkg/backup/, mode kept."""
     root = manifest.root
     if item.kind == "json":
-        item.created_file = not root.exists(item.path)
-        if not item.created_file:  # its bytes, so that undo keeps the user's formatting
+        info = root.stat(item.path)
+        item.created_file = info is None
+        if info is not None:  # its bytes, so that undo keeps the user's formatting
             backup = f"{BACKUP_DIR}/{item.id}"
             manifest.make_state_dir()
-            root.write_atomic(backup, root.read_bytes(item.path), 0o644)
+            root.write_atomic(backup, root.read_bytes(item.path), stat.S_IMODE(info.st_mode))
             return {**current, "backup": backup}
     if current["state"] == "file":
         backup = f"{BACKUP_DIR}/{item.path}"
@@ -377,9 +381,21 @@ def _changed_by_user(root: Root, item: Item) -> str:
 # -- apply and undo ---------------------------------------------------------------------------
 
 
+def _ours(current: State, item: Item) -> bool:
+    """True when the item's path holds what fexpkg wrote; or, the write pending, what it replaces.
+
+    A pending write may replace what was there before fexpkg or, after an update of the package,
+    what fexpkg wrote earlier (`replaced`; manifests of older fexpkg lack it).
+    """
+    if _same(current, item.wrote):
+        return True
+    pending = (item.before, item.replaced or item.before)
+    return not item.done and any(_same(current, state) for state in pending)
+
+
 def _changed_since(current: State, item: Item) -> bool:
     """True when someone changed the item's path since fexpkg wrote it (or set out to)."""
-    return not (_same(current, item.wrote) or (not item.done and _same(current, item.before)))
+    return not _ours(current, item)
 
 
 def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
@@ -395,12 +411,13 @@ def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result
         item = manifest.items[action.id] = fresh
     elif step is Step.NOTHING and item.wrote == fresh.wrote and item.done:
         return
-    item.wrote, item.done = fresh.wrote, step is Step.NOTHING
+    item.wrote, item.done, item.replaced = fresh.wrote, step is Step.NOTHING, None
     if step is Step.WRITE:
+        item.replaced = current
         _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
         manifest.save()
         _add_dirs(item, _write(root, action))
-        item.done = True
+        item.done, item.replaced = True, None
         result.changes.append(_describe(root, action))
     manifest.save()
 
@@ -438,7 +455,7 @@ def _undo_item(root: Root, manifest: Manifest, item: Item, result: Result) -> No
     try:
         current = _current(root, item)
         if not _same(current, item.before):
-            if not _same(current, item.wrote):
+            if not _ours(current, item):
                 result.warnings.append(_changed_by_user(root, item))
                 return
             result.changes.append(_restore(root, item))

@@ -262,11 +262,6 @@ class BinfmtMisc:
             self._fd = fd
         return self._fd
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
     def available(self) -> bool:
         """True when binfmt_misc is mounted at `path`."""
         try:
