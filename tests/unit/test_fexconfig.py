@@ -265,3 +265,17 @@ def test_empty_value_overrides_too(root):
     put(root, "home/u/.config/fex-emu/Config.json", {"Config": {"RootFS": ""}})
     empty = resolve_rootfs(root, {}, HOME)
     assert (empty.value, empty.source) == ("", "/home/u/.config/fex-emu/Config.json")
+
+
+def test_rootfs_in_effect_for_status_json():
+    found = RootFSInEffect(
+        "r", "/r", RootFSOrigin.USER_CONFIG, True, "home/u/.config/fex-emu/x.json"
+    )
+    assert found.as_dict() == {
+        "value": "r",
+        "path": "/r",
+        "source": "/home/u/.config/fex-emu/x.json",
+        "exists": True,
+    }
+    unset = RootFSInEffect(None, None, RootFSOrigin.NOT_SET, False)
+    assert unset.as_dict() == {"value": None, "path": None, "source": "not set", "exists": False}
