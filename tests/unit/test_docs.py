@@ -193,15 +193,8 @@ def findings() -> dict[str, list[str]]:
         words = by_name.setdefault(name.value, [])
         if ast.unparse(result) == "Outcome.PASS":
             continue
-        parts = [
-            text
-            for n in ast.walk(finding)
-            for text in (
-                [n.value]
-                if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                else MESSAGES.get(ast.unparse(n), [])
-            )
-        ]
+        worded_elsewhere = (MESSAGES.get(ast.unparse(n), []) for n in ast.walk(finding))
+        parts = _strings(finding) + [text for texts in worded_elsewhere for text in texts]
         # every fixed phrase; separators (": ", " (") and values from elsewhere (str(exc)) aside
         words += [part.strip(" :,()") for part in parts if len(part.strip(" :,()")) >= 8]
     return by_name
