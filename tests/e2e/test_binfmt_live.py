@@ -67,7 +67,7 @@ STAND_IN_MUVM = Path(__file__).parents[1] / "fixtures/specs/sources/muvm-stand-i
 CHILD = r"""
 import json, os, subprocess, sys
 from pathlib import Path
-from fexpkg.system import actions, doctor  # imported before the chroot: status() needs doctor
+from fexpkg.system import actions
 from fexpkg.system.binfmt import BinfmtMisc, effective_handlers
 from fexpkg.confined import Root
 

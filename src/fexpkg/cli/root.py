@@ -146,9 +146,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     """Print one line per check (and its fix); exit 1 when a check fails."""
-    from fexpkg.system import (
-        doctor,  # only here: setup, run on every FEX transaction, starts faster
-    )
+    from fexpkg.system import doctor
 
     diagnosis = doctor.diagnose(args.root, page_size=args.page_size)
     if args.json:
