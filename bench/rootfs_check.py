@@ -5,9 +5,11 @@ passes the check) plus --files more files in library-like directories, sizes fro
 bytes to 40 KiB, half of them compressible, a symlink per ten files and an ld.so.cache listing
 --libs of them (a Fedora RootFS's is about that size), made with `mkfs.erofs -zlz4` as Kiwi's
 FEX-RootFS profile does. Both commands run as new processes on the same image in the same run;
-after a warm-up of each (which also fills the page cache and, for fexpkg, writes its bytecode to a
-private cache, as an installed package ships it) the runs alternate, and the script prints the
-medians and their ratio (goal: at most 2).
+fexpkg as installed: its console script's code under the system interpreter with the flags of
+Fedora's shebangs (`python3 -sP`; the checkout's venv would add a start-up cost of this sandbox's,
+see timing.installed_python), from a copy of src/ compiled to bytecode. After a warm-up of each
+(which also fills the page cache) the runs alternate, and the script prints the medians and their
+ratio (goal: at most 2).
 Run: .venv/bin/python bench/rootfs_check.py [--files N] [--runs N]
 """
 
@@ -18,13 +20,20 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+from timing import (
+    CHECKOUT,
+    alternate,
+    compiled_src,
+    describe,
+    fexpkg_command,
+    installed_env,
+    process,
+)
+
 sys.path.insert(0, str(CHECKOUT / "src"))
 
 from fexpkg.dev import repo  # noqa: E402
@@ -59,13 +68,6 @@ def make_tree(dest: Path, files: int, libs: int) -> None:
     (dest / "etc/ld.so.cache").write_bytes(ldcache.build(entries))
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    """Wall time of one run, in seconds (exit status 0 required)."""
-    start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=50_000)
@@ -76,28 +78,22 @@ def main() -> int:
         print(f"skipped: {reason}")
         return 0
     with tempfile.TemporaryDirectory(prefix="fexpkg-bench-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(CHECKOUT / "src"), "PYTHONPYCACHEPREFIX": tmp}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = installed_env(compiled_src(Path(tmp)))
         tree, image = Path(tmp, "tree"), Path(tmp, "rootfs.erofs")
         make_tree(tree, args.files, args.libs)
         repo.make_erofs(image, tree)
         count = sum(len(d) + len(f) for _, d, f in os.walk(tree))
         print(f"image: {count} entries, {image.stat().st_size / 2**20:.0f} MiB")
-        sides = {
-            "fexpkg rootfs check": [sys.executable, "-m", "fexpkg", "rootfs", "check", str(image)],
-            "fsck.erofs": ["fsck.erofs", str(image)],
-        }
-        times: dict[str, list[float]] = {label: [] for label in sides}
-        for argv in sides.values():
-            timed(argv, env)
-        for _ in range(args.runs):
-            for label, argv in sides.items():
-                times[label].append(timed(argv, env))
-    medians = {label: statistics.median(t) for label, t in times.items()}
-    for label, median in medians.items():
-        print(f"{label:<22} median {median * 1000:7.1f} ms (min {min(times[label]) * 1000:.1f})")
-    ratio = medians["fexpkg rootfs check"] / medians["fsck.erofs"]
-    print(f"ratio {ratio:.2f}x (goal <= 2x)")
+        times = alternate(
+            args.runs,
+            {
+                "fexpkg rootfs check": process(fexpkg_command("rootfs", "check", str(image)), env),
+                "fsck.erofs": process(["fsck.erofs", str(image)]),
+            },
+        )
+    print(describe(times))
+    fexpkg, fsck = (statistics.median(t) for t in times.values())
+    print(f"ratio of medians {fexpkg / fsck:.2f}x (goal <= 2x)")
     return 0
 
 
