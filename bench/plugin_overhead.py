@@ -17,20 +17,14 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import timed
 
 from fexpkg.dev import checkout, harness
 from fexpkg.system import actions
 
 ROUNDS = 15
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def children_cpu() -> float:
