@@ -35,7 +35,8 @@ def fexpkg_command(*args: str) -> list[str]:
 
 
 def compiled_src(dest: Path, rev: str | None = None) -> Path:
-    """src/ of the working tree (rev None) or of a git revision, in dest, compiled to bytecode."""
+    """src/ of the working tree (rev None) or of a git revision, in dest, compiled to bytecode,
+    without fexpkg.dev (the RPM leaves it out: with it, fexpkg acts as in its checkout)."""
     if rev is None:
         shutil.copytree(CHECKOUT / "src", dest / "src")
     else:
@@ -44,6 +45,8 @@ def compiled_src(dest: Path, rev: str | None = None) -> Path:
         ).stdout
         dest.mkdir()
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    if (dev := dest / "src/fexpkg/dev").exists():
+        shutil.rmtree(dev)
     compileall.compile_dir(dest / "src", quiet=1)
     return dest / "src"
 
