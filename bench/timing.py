@@ -21,9 +21,10 @@ ENTRY = "import sys; from fexpkg.cli import main; sys.exit(main())"
 def installed_python() -> list[str]:
     """The interpreter an installed fexpkg runs under, with the flags of Fedora's shebangs.
 
-    It is the system one, not the checkout's venv: a venv with certifi in it makes every start
-    pay some 35 ms for this sandbox's _sandboxing_egress_ca.pth, which no Fedora user has. The
-    system interpreter sees the system site-packages (lxml, libcomps, rpm) as the RPM's does.
+    It is the system one, not the checkout's venv: in a venv with certifi, this sandbox's
+    _sandboxing_egress_ca.pth (which no Fedora user has) imports certifi and importlib.resources
+    at every start, some 35 ms on `-c pass`. The system interpreter sees the system site-packages
+    (lxml, libcomps, rpm) as the RPM's does.
     """
     base = Path(getattr(sys, "_base_executable", "")).resolve()
     return [str(base) if base.is_file() else "/usr/bin/python3", "-sP"]
