@@ -15,13 +15,15 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 from xml.parsers import expat
 
 from fexpkg.comps import document
-from fexpkg.comps.repodata import repo_packages
 from fexpkg.errors import requires
 from fexpkg.problem import ERROR, NOTICE, WARNING, Problem
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 with requires("python3-lxml"):
     from lxml import etree
@@ -33,11 +35,20 @@ def validate_files(
     paths: Iterable[Path], repo: Path | None = None, fragment: bool = False
 ) -> list[Problem]:
     """Validate each file (as a fragment if `fragment`, or if it carries the fragment marker)."""
-    available = repo_packages(repo) if repo is not None else None
+    available = available_packages(repo)
     problems: list[Problem] = []
     for path in paths:
         problems.extend(validate(path, available, fragment, repo))
     return problems
+
+
+def available_packages(repo: Path | None) -> frozenset[str] | None:
+    """The package names of `repo` (aarch64 and noarch), or None without a repository."""
+    if repo is None:
+        return None
+    from fexpkg.comps.repodata import repo_packages  # gzip and lzma: only with a repository
+
+    return repo_packages(repo)
 
 
 def validate(
@@ -211,7 +222,8 @@ _DRAWS_NOTICE = etree.XPath(
     " | /comps/group/packagelist/packagereq[not(normalize-space())]"
     " | /comps/group/*[self::default or self::uservisible]"
     "[normalize-space() = 'True' or normalize-space() = 'False']"
-    " | //*[@variant]"
+    " | /comps/*[@variant] | /comps/group/packagelist/packagereq[@variant]"
+    " | /comps/blacklist/package[@variant]"  # where comps.rng's "limits" allow it
 )
 
 
