@@ -21,9 +21,14 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 from fexpkg.errors import RootWriteError, UnsafePathError
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
-
-
-_T = TypeVar("_T")
 
 
 def _writes(method: Callable[..., _T]) -> Callable[..., _T]:

@@ -77,6 +77,7 @@ def test_fedoras_checks_pass_it(fedora: Path) -> None:
 def test_the_sort_check_stand_in_does_sort() -> None:
     bad = Path(__file__).resolve().parents[1] / "fixtures" / "comps" / "bad-order.xml.in"
     assert sorted_by_cleanup(bad) != bad.read_bytes()
+    assert b'<packagereq arch="aarch64" type="default">busybox' in sorted_by_cleanup(bad)
 
 
 def test_merge_into_it_passes_fedoras_checks(fedora: Path, tmp_path: Path) -> None:

@@ -112,6 +112,8 @@ def test_conditional_without_requires() -> None:
 
 def test_sort_order() -> None:
     assert messages("bad-order.xml.in") == [
+        "10: packagereq 'busybox' has its attributes out of order: type, arch "
+        "(comps-cleanup.xsl order: arch, type)",
         "13: group 'core' is out of order: it sorts before 'kde-desktop' (comps-cleanup.xsl order)",
         "21: packagereq 'busybox' in group 'core' is out of order: it sorts before 'kernel' "
         "(comps-cleanup.xsl order)",

@@ -54,14 +54,14 @@ def test_pages_render_without_warnings_and_name_every_command(pages, tmp_path):
     main = render(pages["fexpkg.1"], tmp_path)
     assert main.startswith("FEXPKG(1)")
     assert "NAME fexpkg - set up the FEX x86 emulator on Fedora AArch64" in main
-    for name, (parser, summary) in COMMANDS.items():
+    for name, command in COMMANDS.items():
         assert f"fexpkg {name}" in main
         assert f"fexpkg-{name}(1)" in main  # SEE ALSO
         text = render(pages[f"fexpkg-{name}.1"], tmp_path)
         assert text.startswith(f"FEXPKG-{name.upper()}(1)")
-        assert f"NAME fexpkg-{name} - {' '.join(summary.split())}" in text
+        assert f"NAME fexpkg-{name} - {' '.join(command.summary.split())}" in text
         assert f"fexpkg {name}" in text  # SYNOPSIS
-        for action in actions_of(parser):
+        for action in actions_of(command.parser):
             assert f"fexpkg {name} {action}" in text
             assert f"fexpkg {name} {action}" in main
 
@@ -73,7 +73,8 @@ def test_help_reads_as_the_man_page(pages, tmp_path):
     parser = build_parser(GROUPS)
     assert " ".join(parser.description.split()) in main
     assert " ".join(parser.epilog.split()) in main
-    for name, (sub, _summary) in COMMANDS.items():
+    for name, command in COMMANDS.items():
+        sub = command.parser
         assert sub.description, f"fexpkg {name} has no description for --help and its page"
         text = render(pages[f"fexpkg-{name}.1"], tmp_path)
         assert " ".join(sub.description.split()) in text, name

@@ -7,9 +7,9 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
 
 import fexpkg
 from fexpkg.cli import comps, kiwi, root, rootfs, spec
@@ -54,7 +54,8 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-class Command(NamedTuple):
+@dataclass(frozen=True)
+class Command:
     """A top-level command: its parser and the one-line summary `fexpkg --help` shows."""
 
     parser: argparse.ArgumentParser

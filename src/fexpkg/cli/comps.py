@@ -130,7 +130,7 @@ def _validate(args: argparse.Namespace) -> int:
             before = args.baseline.read_bytes()
         except OSError as exc:
             raise CompsError(f"cannot read {args.baseline}: {exc.strerror}") from exc
-        available = comps_validate.repo_packages(args.repo) if args.repo else None
+        available = comps_validate.available_packages(args.repo)
         old = comps_validate.validate_bytes(
             before,
             str(args.baseline),

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
 if TYPE_CHECKING:
     from fexpkg.system import actions
 

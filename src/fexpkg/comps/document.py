@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from importlib import resources
 from pathlib import Path
 
 from fexpkg.confined import replace_file
@@ -51,7 +50,7 @@ def category_key(display_order: str | None, cat_id: str) -> tuple[str, str]:
 
 def schema_path() -> Path:
     """The RelaxNG grammar shipped with the package."""
-    return Path(str(resources.files("fexpkg.comps") / "data" / "comps.rng"))
+    return Path(__file__).parent / "data/comps.rng"
 
 
 class NotWellFormedError(CompsError):

@@ -15,13 +15,15 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 from xml.parsers import expat
 
 from fexpkg.comps import document
-from fexpkg.comps.repodata import repo_packages
 from fexpkg.errors import requires
 from fexpkg.problem import ERROR, NOTICE, WARNING, Problem
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 with requires("python3-lxml"):
     from lxml import etree
@@ -33,11 +35,20 @@ def validate_files(
     paths: Iterable[Path], repo: Path | None = None, fragment: bool = False
 ) -> list[Problem]:
     """Validate each file (as a fragment if `fragment`, or if it carries the fragment marker)."""
-    available = repo_packages(repo) if repo is not None else None
+    available = available_packages(repo)
     problems: list[Problem] = []
     for path in paths:
         problems.extend(validate(path, available, fragment, repo))
     return problems
+
+
+def available_packages(repo: Path | None) -> frozenset[str] | None:
+    """The package names of `repo` (aarch64 and noarch), or None without a repository."""
+    if repo is None:
+        return None
+    from fexpkg.comps.repodata import repo_packages  # gzip and lzma: only with a repository
+
+    return repo_packages(repo)
 
 
 def validate(
@@ -211,7 +222,8 @@ _DRAWS_NOTICE = etree.XPath(
     " | /comps/group/packagelist/packagereq[not(normalize-space())]"
     " | /comps/group/*[self::default or self::uservisible]"
     "[normalize-space() = 'True' or normalize-space() = 'False']"
-    " | //*[@variant]"
+    " | /comps/*[@variant] | /comps/group/packagelist/packagereq[@variant]"
+    " | /comps/blacklist/package[@variant]"  # where comps.rng's "limits" allow it
 )
 
 
@@ -415,6 +427,13 @@ _RANK = {None: "0", **{kind: str(rank) for kind, rank in document.TYPE_RANK.item
 """document.packagereq_key's type rank as one character, for the known types (and no type)."""
 
 
+_ATTRIBUTE_RANK = {"type": 1, "requires": 2, "basearch": 3}
+"""comps-cleanup.xsl writes an element's attributes in this order, any other (0) first."""
+
+_SEVERAL_ATTRIBUTES = etree.XPath("//*[@*[2]]")
+_XML_NS = re.compile(r"^\{http://www\.w3\.org/XML/1998/namespace\}")
+
+
 def _first_text(elem: etree._Element, tag: str) -> str:
     """`elem.findtext(tag, "")`, without the ElementPath machinery."""
     for child in elem.iterchildren(tag):
@@ -450,6 +469,7 @@ class _Semantics:
         self._unique("environment", environments, [_first_text(e, "id") for e in environments])
         self._unique("category", categories, category_ids)
         self._translatable()
+        self._attribute_order()
         self._check_sorted(groups, _folded(group_ids), "group", "", group_ids)
         self._check_sorted(
             categories,
@@ -524,6 +544,18 @@ class _Semantics:
                             f"<{source_tag}> in a rendered file: render the .xml.in "
                             "with 'fexpkg comps render'",
                         )
+
+    def _attribute_order(self) -> None:
+        for elem in _SEVERAL_ATTRIBUTES(self.root):
+            names = [_XML_NS.sub("xml:", name) for name in elem.attrib]  # in document order
+            expected = sorted(names, key=lambda name: _ATTRIBUTE_RANK.get(name, 0))
+            if names != expected:
+                text = (elem.text or "").strip()
+                self._add(
+                    elem,
+                    f"{elem.tag}{f' {text!r}' if text else ''} has its attributes out of order: "
+                    f"{', '.join(names)} (comps-cleanup.xsl order: {', '.join(expected)})",
+                )
 
     def _packagelist(self, group: etree._Element, gid: str) -> None:
         """Duplicates, types and order of a group's packagereqs (the hot loop).

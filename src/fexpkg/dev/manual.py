@@ -110,8 +110,9 @@ def pages(version: str | None = None, date: str | None = None) -> dict[str, str]
     parser = build_parser(GROUPS)
     subs = commands(parser)
     result = {f"{PROG}.1": _page(parser, PROG, SUMMARY, [page_name(c) for c in subs], data)}
-    for command, (sub, summary) in subs.items():
-        result[f"{page_name(command)}.1"] = _page(sub, page_name(command), summary, [PROG], data)
+    for name, command in subs.items():
+        page = page_name(name)
+        result[f"{page}.1"] = _page(command.parser, page, command.summary, [PROG], data)
     return result
 
 

@@ -26,12 +26,18 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError, UnsafePathError
 from fexpkg.system.fexconfig import MISSING, dumps, get_key, load, with_key
 from fexpkg.system.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
+    #: What a path or JSON key holds: {"state": "absent" | "file" | "symlink" | "value" | "other"}
+    State = dict[str, Any]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +50,6 @@ ABSENT = {"state": "absent"}
 PARKED = ".fexpkg-manifest.json"
 #: var, var/lib, var/lib/fexpkg: the directories the manifest may have to create.
 STATE_CHAIN = tuple(STATE_DIR[:i] for i, c in enumerate(STATE_DIR + "/") if c == "/")
-
-#: What a path or JSON key holds: {"state": "absent" | "file" | "symlink" | "value" | "other"}
-State = dict[str, Any]
 
 
 @dataclass

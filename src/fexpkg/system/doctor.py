@@ -14,7 +14,6 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError
@@ -47,6 +46,10 @@ from fexpkg.system.plan import (
 from fexpkg.system.status import Handler, Status
 from fexpkg.system.status import read as read_status
 from fexpkg.system.target import Mode, Target
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,13 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 GLOBAL_DATA_DIR = "usr/share/fex-emu"
 GLOBAL_CONFIG = f"{GLOBAL_DATA_DIR}/Config.json"

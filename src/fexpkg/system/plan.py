@@ -7,9 +7,7 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError
@@ -29,6 +27,10 @@ from fexpkg.system.fexconfig import (
 )
 from fexpkg.system.target import Mode, Target
 
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
 ARCHES = ("x86", "x86_64")
 PACKAGE_BINFMT = "usr/lib/binfmt.d/FEX-{arch}.conf"
 MASK = "etc/binfmt.d/FEX-{arch}.conf"
@@ -45,7 +47,7 @@ EROFSFUSE = "usr/bin/erofsfuse"
 
 def launcher_script(muvm: str = "/usr/bin/muvm", bindir: str = "/usr/bin") -> bytes:
     """The muvm launcher (data/fex-muvm.sh), with muvm and FEX's directory where given."""
-    text = resources.files("fexpkg.system").joinpath("data/fex-muvm.sh").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "data/fex-muvm.sh").read_text(encoding="utf-8")
     text = text.replace("\nmuvm=/usr/bin/muvm\n", f"\nmuvm={shlex.quote(muvm)}\n", 1)
     text = text.replace("\nbindir=/usr/bin\n", f"\nbindir={shlex.quote(bindir)}\n", 1)
     return text.encode()

@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError, ConfigError
@@ -25,6 +24,10 @@ from fexpkg.system.binfmt import (
 from fexpkg.system.fexconfig import RootFSInEffect, RootFSOrigin, resolve_rootfs, user_home
 from fexpkg.system.plan import ARCHES, fex_installed
 from fexpkg.system.target import Mode, PageSize, Target, checked_root, page_size_of
+
+TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Handler.source of an entry read from the live kernel rather than a binfmt.d file.
 LIVE = "binfmt_misc"
