@@ -11,6 +11,7 @@ An example with its own `--root DIR` shows DIR instead, with the page size's rea
 """
 
 import ast
+import html
 import inspect
 import os
 import re
@@ -160,6 +161,34 @@ def test_example_prints_what_the_guide_shows(example, tmp_path):
         assert output == step.output, f"{GUIDE.name}:{step.line}: $ {step.command}"
         failed = any(line.startswith(("FAIL ", "fexpkg: error:")) for line in step.output)
         assert status == (1 if failed else 0), f"{GUIDE.name}:{step.line}: exit status"
+
+
+HEADING = re.compile(r"^(={2,3}) (.+)$", re.M)
+SECTION_TITLE = re.compile(r'<h([23]) id="[^"]*">(.*?)</h\1>', re.S)
+
+
+@pytest.mark.skipif(
+    shutil.which("asciidoctor") is None, reason="asciidoctor missing (apt-get install asciidoctor)"
+)
+def test_asciidoctor_renders_the_guide_without_a_warning(tmp_path):
+    """The real Asciidoctor renders the guide with no warning (a cross-reference to no anchor, an
+    unterminated block, a section level skipped), and each `==`/`===` heading is a section title."""
+    page, source = tmp_path / "user-guide.html", str(GUIDE.relative_to(CHECKOUT))
+    proc = subprocess.run(
+        ["asciidoctor", "--failure-level=WARN", "--verbose", "-o", str(page), source],
+        cwd=CHECKOUT,
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    headings = [(len(m[1]), m[2].replace("`", "")) for m in HEADING.finditer(GUIDE_TEXT)]
+    titles = [
+        (int(level), html.unescape(re.sub(r"<[^>]+>", "", title)).replace("\u2019", "'"))
+        for level, title in SECTION_TITLE.findall(page.read_text())
+    ]
+    assert len(headings) >= 25
+    missing = [title for _, title in headings if title not in {t for _, t in titles}]
+    assert titles == headings, f"headings that are not section titles: {missing}"
 
 
 def _strings(node: ast.AST) -> list[str]:
