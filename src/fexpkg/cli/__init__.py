@@ -87,9 +87,20 @@ def commands(parser: argparse.ArgumentParser) -> dict[str, Command]:
     return {name: Command(p, summaries[name]) for name, p in sub.choices.items()}
 
 
+def _owner(argv: Sequence[str]) -> tuple[ModuleType, ...] | None:
+    """The group of the command argv names, or None (no command, or an unknown one).
+
+    Building only that group's parser saves start-up: `fexpkg setup` runs at every transaction
+    that touches FEX. The top-level options take no value, so the command is the first word.
+    """
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    return next(((g,) for g in _groups() if command in g.COMMANDS), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one command; a FexpkgError becomes one line on stderr and exit 1."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_owner(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(message)s" if not args.verbose else "%(levelname)s %(name)s: %(message)s",

@@ -11,6 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+COMMANDS = ("comps", "spin")
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `comps` command and its sub-commands."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+COMMANDS = ("kiwi",)
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `kiwi` command and its sub-commands."""

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from fexpkg.system import actions
 
 
+COMMANDS = ("setup", "teardown", "status", "doctor")
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the root commands to the `fexpkg` parser."""
     setup = sub.add_parser(

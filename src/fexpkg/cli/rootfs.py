@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+COMMANDS = ("rootfs",)
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `rootfs` command and its sub-commands."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+COMMANDS = ("spec",)
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `spec` command and its sub-commands."""

@@ -25,6 +25,10 @@ SCENARIOS = (
 )
 
 
+COMMANDS = ("demo",)
+"""The commands `register` adds (the CLI builds only the group of the command it runs)."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` command."""
     demo = sub.add_parser(
