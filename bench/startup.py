@@ -9,7 +9,7 @@ its console script does (`from fexpkg.cli import main`) on a copy of
 tests/fixtures/roots/fex-installed, from a copy of src/ compiled to bytecode as an installed
 package is. After one warm-up run of each, the runs alternate; the script prints the median of
 each side, their spread, and fexpkg's cost over bare Python.
-Run: .venv/bin/python bench/startup.py [--runs N] [--against GIT-REVISION]
+Run: .venv/bin/python bench/startup.py [--runs N] [--against GIT-REVISION] [--python PATH]
 """
 
 from __future__ import annotations
@@ -43,22 +43,29 @@ def main() -> int:
     parser.add_argument(
         "--against", metavar="REV", help="also time the src/ of this git revision, in turn"
     )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run every side with this interpreter (e.g. 3.13, Fedora 41's; `setup` and `status` "
+        "need only the standard library)",
+    )
     args = parser.parse_args()
+    python = installed_python(args.python)
     with tempfile.TemporaryDirectory() as tmp:
         root = str(shutil.copytree(FIXTURE, Path(tmp) / "root", symlinks=True))
         here = compiled_src(Path(tmp) / "here")
-        trees = {"fexpkg status --root R": here}
+        trees = {"": here}
         if args.against:
-            trees[f"... at {args.against}"] = compiled_src(Path(tmp) / "against", args.against)
-        status = fexpkg_command("status", "--root", root)
-        setup = fexpkg_command("setup", "--root", root, "--no-live")
-        sides = {BASE: process([*installed_python(), "-c", "pass"], installed_env(here))}
-        for label, src in trees.items():
+            trees[f" at {args.against}"] = compiled_src(Path(tmp) / "against", args.against)
+        status = fexpkg_command("status", "--root", root, python=args.python)
+        setup = fexpkg_command("setup", "--root", root, "--no-live", python=args.python)
+        sides = {BASE: process([*python, "-c", "pass"], installed_env(here))}
+        for at, src in trees.items():
             env = installed_env(src, FEXPKG_PAGE_SIZE="4096")
-            sides[label] = process(status, env)
-            sides[label.replace("status", "setup (nothing to do)", 1)] = process(setup, env)
+            sides[f"fexpkg status --root R{at}"] = process(status, env)
+            sides[f"fexpkg setup (nothing to do) --root R{at}"] = process(setup, env)
         times = alternate(args.runs, sides)
-    print(f"interpreter: {' '.join(installed_python())}")
+    print(f"interpreter: {' '.join(python)}")
     print(describe(times))
     base = statistics.median(times.pop(BASE)) * 1000
     for label, values in times.items():

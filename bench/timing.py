@@ -18,21 +18,24 @@ ENTRY = "import sys; from fexpkg.cli import main; sys.exit(main())"
 """What fexpkg's console script runs."""
 
 
-def installed_python() -> list[str]:
-    """The interpreter an installed fexpkg runs under, with the flags of Fedora's shebangs.
+def installed_python(python: str | None = None) -> list[str]:
+    """The interpreter an installed fexpkg runs under (or `python`, e.g. another version), with
+    the flags of Fedora's shebangs.
 
     It is the system one, not the checkout's venv: in a venv with certifi, this sandbox's
     _sandboxing_egress_ca.pth (which no Fedora user has) imports certifi and importlib.resources
     at every start, some 35 ms on `-c pass`. The system interpreter sees the system site-packages
     (lxml, libcomps, rpm) as the RPM's does.
     """
-    base = Path(getattr(sys, "_base_executable", "")).resolve()
-    return [str(base) if base.is_file() else "/usr/bin/python3", "-sP"]
+    if python is None:
+        base = Path(getattr(sys, "_base_executable", "")).resolve()
+        python = str(base) if base.is_file() else "/usr/bin/python3"
+    return [python, "-sP"]
 
 
-def fexpkg_command(*args: str) -> list[str]:
+def fexpkg_command(*args: str, python: str | None = None) -> list[str]:
     """The argv of `fexpkg ARGS` as its console script runs it (with `installed_env`)."""
-    return [*installed_python(), "-c", ENTRY, *args]
+    return [*installed_python(python), "-c", ENTRY, *args]
 
 
 def compiled_src(dest: Path, rev: str | None = None) -> Path:
