@@ -1,0 +1,219 @@
+"""End to end: real `kiwi-ng system prepare` composes a root tree with the KDE spin's packages.
+
+The description is generated here: `filesystem`, then the spin's Kiwi fragment
+(`comps/spin/fex-kde-aarch64.kiwi.xml`: kde-desktop-environment and fex-x86-emulation), from the
+session's repository, with a profile per kernel flavour. Kiwi (PyPI `kiwi`, the test extra) runs
+with `--target-arch aarch64`, which its DNF 4 backend writes as `arch=aarch64` and `ignorearch=1`
+into the dnf configuration it generates (kiwi/repository/dnf4.py), then the host's DNF 4 with
+`--installroot` installs the bootstrap packages (kiwi/package_manager/dnf4.py,
+`process_install_requests_bootstrap`).
+
+Where this differs from Fedora's KDE description:
+- The fragment is moved from `type="image"` to `type="bootstrap"`: Kiwi installs image packages
+  with `chroot ROOT dnf4 ...` (`process_install_requests`), and the stand-ins' root has no DNF.
+  With no image packages Kiwi skips that phase (system/prepare.py, `install_system`).
+- `<packagemanager>dnf4`: the host has no DNF 5. Kiwi's dnf configuration sets no `pluginpath`;
+  a `dnf4` on PATH (which Kiwi prefers to `dnf-3`) runs `dnf-3` with this checkout's
+  `dnf-plugins/` as pluginpath, where a build host would have python3-dnf-plugin-fex installed.
+  python3-fexpkg's rpm file triggers run chrooted and find no Python (a stand-in), so the FEX
+  configuration in the root is the plugin's, as in tests/e2e/test_plugin.py.
+
+Kiwi needs root (it bind-mounts /proc, /dev, /sys and the repository into the root) and rsync.
+It runs in a private mount namespace where /var/log is a directory of tmp_path (DNF's `makecache`,
+run without --installroot, logs to the host's /var/log); its shared cache, temporary files, HOME
+and TMPDIR are in tmp_path too, so nothing is written outside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fexpkg.dev import checkout, repo
+from fexpkg.dev.harness import SCRIPTLET_FAILURE
+from fexpkg.packaging import spin
+from fexpkg.system.fexconfig import DEFAULT_ROOTFS_PATH
+
+KIWI_NG = Path(sys.executable).with_name("kiwi-ng")
+#: Commands Kiwi or this test runs, with the Debian package that has each.
+TOOLS = {"rsync": "rsync", "unshare": "util-linux", "chroot": "coreutils", "dnf-3": "dnf"}
+
+
+def _cannot_run() -> str | None:
+    if os.geteuid() != 0:
+        return "kiwi-ng system prepare mounts file systems: run as root"
+    if not KIWI_NG.is_file():
+        return f"{KIWI_NG} is missing (pip install kiwi: the test extra)"
+    for tool, package in TOOLS.items():
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (Debian: apt-get install {package})"
+    return None
+
+
+_REASON = _cannot_run()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(_REASON is not None, reason=str(_REASON))]
+
+KDE = {"filesystem", "busybox", "kernel"}
+GROUP = {
+    "erofs-fuse",
+    "fex-emu",
+    "fex-emu-rootfs-fedora",
+    "fex-emu-thunks",
+    "mesa-fex-emu-overlay-i386",
+    "mesa-fex-emu-overlay-x86_64",
+    "python3-fexpkg",
+}
+REQUIRED = {"fex-emu-filesystem", "python3"}
+
+DESCRIPTION = """\
+<?xml version="1.0" encoding="utf-8"?>
+<image schemaversion="7.5" name="fexpkg-kiwi-prepare">
+    <description type="system">
+        <author>fexpkg</author>
+        <contact>fexpkg@example.org</contact>
+        <specification>the AArch64 KDE spin's packages, root tree only</specification>
+    </description>
+    <profiles>
+        <profile name="kernel" description="4 KiB pages: the KDE environment's kernel"/>
+        <profile name="kernel-16k" description="16 KiB pages: kernel-16k too (Apple Silicon)"/>
+    </profiles>
+    <preferences>
+        <version>1.0.0</version>
+        <packagemanager>dnf4</packagemanager>
+        <release-version>{releasever}</release-version>
+        <type image="tbz"/>
+    </preferences>
+    <repository type="rpm-md" alias="fexpkg-test">
+        <source path="dir://{repo}"/>
+    </repository>
+    <packages type="bootstrap">
+        <package name="filesystem"/>
+    </packages>
+{fragment}
+    <packages type="bootstrap" profiles="kernel-16k">
+        <package name="kernel-16k"/>
+    </packages>
+</image>
+"""
+
+# In the namespace: /var/log is $1, then Kiwi (the rest of the arguments).
+IN_NAMESPACE = 'mount --bind "$1" /var/log && shift && exec "$@"'
+
+
+def description(repo_dir: Path) -> str:
+    """The description: the spin's fragment, as bootstrap packages (see the module's docstring)."""
+    fragment = (checkout.SPIN_DIR / spin.KIWI_NAME).read_text(encoding="utf-8")
+    fragment = re.sub(r"\A<\?xml[^>]*\?>\s*", "", fragment)
+    fragment, count = re.subn(r'<packages type="image">', '<packages type="bootstrap">', fragment)
+    assert count == 1, fragment
+    return DESCRIPTION.format(releasever=spin.RELEASEVER, repo=repo_dir, fragment=fragment.strip())
+
+
+def kiwi_prepare(repo_dir: Path, work: Path, profile: str) -> tuple[Path, str]:
+    """Run `kiwi-ng system prepare` for `profile`; return the root and Kiwi's output."""
+    desc = work / "description"
+    desc.mkdir()
+    (desc / "config.kiwi").write_text(description(repo_dir), encoding="utf-8")
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    dnf4 = bin_dir / "dnf4"
+    dnf4.write_text(f'#!/bin/sh\nexec dnf-3 --setopt=pluginpath={checkout.PLUGIN_DIR} "$@"\n')
+    dnf4.chmod(0o755)
+    for sub in ("var-log", "cache", "tmp"):
+        (work / sub).mkdir()
+
+    env = repo.rpm_env(work / "home")
+    env.pop("FEXPKG_PAGE_SIZE", None)
+    env.update(
+        PATH=os.pathsep.join((str(bin_dir), env.get("PATH", os.defpath))),
+        PYTHONPATH=str(checkout.SRC),
+        TMPDIR=str(work / "tmp"),
+    )
+    root = work / "root"
+    cmd = [
+        *("unshare", "--mount", "--propagation", "private", "sh", "-c", IN_NAMESPACE, "sh"),
+        str(work / "var-log"),
+        str(KIWI_NG),
+        "--debug",
+        *("--profile", profile),
+        *("--target-arch", spin.ARCH),
+        *("--shared-cache-dir", str(work / "cache")),
+        *("--temp-dir", str(work / "tmp")),
+        *("system", "prepare", "--description", str(desc), "--root", str(root)),
+    ]
+    proc = subprocess.run(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
+    )
+    tail = "\n".join(proc.stdout.splitlines()[-40:])
+    assert proc.returncode == 0, f"kiwi-ng exited {proc.returncode}:\n{tail}"
+    assert not SCRIPTLET_FAILURE.search(proc.stdout), tail
+    # DNF's host-side makecache logged into the namespace's /var/log, not the host's.
+    assert (work / "var-log" / "dnf.log").is_file()
+    return root, proc.stdout
+
+
+def fexpkg(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's `fexpkg ARGS`, with a user of its own (no Config.json, no FEX_ROOTFS)."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "PYTHONPATH": str(checkout.SRC),
+        "HOME": str(work / "user"),
+        "XDG_CACHE_HOME": str(work / "user" / ".cache"),
+        "LC_ALL": "C.UTF-8",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "fexpkg", *args], env=env, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "page_size", "added"),
+    [("kernel", 4096, set()), ("kernel-16k", 16384, {"kernel-16k", "muvm"})],
+)
+def test_kiwi_prepare_installs_the_group_and_configures_fex(
+    fex_repo: Path, tmp_path: Path, profile: str, page_size: int, added: set[str]
+):
+    root, output = kiwi_prepare(fex_repo, tmp_path, profile)
+    # The fragment's arch="aarch64" collection was kept: Kiwi filters by --target-arch.
+    assert "--> collection: fex-x86-emulation" in output
+    # The DNF 4 plugin ran in Kiwi's transaction and read the page size from the root's kernels.
+    assert f"fex: page size {page_size} " in output, output
+
+    installed = subprocess.run(
+        ["rpm", f"--root={root}", "-qa", "--qf", "%{NAME}\\n"],
+        env=repo.rpm_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(installed) == sorted(KDE | GROUP | REQUIRED | added)
+
+    status = fexpkg(tmp_path, "status", "--root", str(root), "--json")
+    assert status.returncode == 0, status.stderr
+    st = json.loads(status.stdout)
+    assert st["page_size"] == page_size
+    assert st["warnings"] == []
+    if page_size == 4096:
+        assert st["mode"] == "native"
+        for arch in ("x86", "x86_64"):
+            assert st["takes"][arch]["name"] == f"FEX-{arch}"
+            assert st["takes"][arch]["source"] == f"/etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
+        assert st["rootfs"]["value"] == st["rootfs"]["path"] == DEFAULT_ROOTFS_PATH
+        assert st["rootfs"]["exists"] is True
+    else:
+        assert st["mode"] == "muvm"
+        for arch in ("x86", "x86_64"):
+            assert st["takes"][arch]["name"] == f"fexpkg-muvm-{arch}"
+            assert st["takes"][arch]["interpreter"] == "/usr/libexec/fexpkg/fex-muvm"
+        assert not [h for h in st["handlers"] if h["interpreter"].startswith("/usr/bin/FEX")]
+        assert st["rootfs"]["value"] is None, "a host RootFS would override muvm's"
+
+    doctor = fexpkg(tmp_path, "doctor", "--root", str(root))
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
