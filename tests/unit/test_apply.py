@@ -91,9 +91,9 @@ def test_changes_are_described_exactly_before_and_as_they_are_made(root):
 def _older_fexpkg_setup(root):
     """Set up as fexpkg did before it wrote an absolute RootFS: the bare name."""
     plan = make_plan(Target(root, 4096), {}, Path("/home/u"))
-    plan.actions = [
+    plan.changes = [
         dataclasses.replace(a, value="default.erofs") if isinstance(a, SetJsonKey) else a
-        for a in plan.actions
+        for a in plan.changes
     ]
     apply_plan(plan)
     assert json.loads((root / CONFIG).read_text())["Config"]["RootFS"] == "default.erofs"
@@ -238,11 +238,11 @@ def test_interrupted_setup_is_completed(root, monkeypatch):
     real_write = apply_mod._write
     calls = []
 
-    def dying_write(r, action):
-        calls.append(action)
+    def dying_write(r, change):
+        calls.append(change)
         if len(calls) == 3:
             raise KeyboardInterrupt  # killed between the manifest's pending record and the write
-        return real_write(r, action)
+        return real_write(r, change)
 
     monkeypatch.setattr(apply_mod, "_write", dying_write)
     with pytest.raises(KeyboardInterrupt):
@@ -258,7 +258,7 @@ def test_interrupted_setup_is_completed(root, monkeypatch):
 
 
 def test_interrupted_setup_then_teardown(root, monkeypatch):
-    def dying_write(r, action):
+    def dying_write(r, change):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(apply_mod, "_write", dying_write)
@@ -580,9 +580,9 @@ def test_setup_killed_while_rewriting_after_a_package_update_is_completed(
     conf.write_text(conf.read_text().replace("FEXInterpreter", "FEX"))
     real_write = apply_mod._write
 
-    def dying_write(r, action):
+    def dying_write(r, change):
         if wrote:
-            real_write(r, action)
+            real_write(r, change)
         raise KeyboardInterrupt  # killed before the write, or before it was marked done
 
     monkeypatch.setattr(apply_mod, "_write", dying_write)
@@ -629,7 +629,7 @@ def test_file_that_already_holds_the_updated_entry_is_taken_as_ours(root):
     ours = root / "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"
     updated = make_plan(Target(root, 4096), {}, Path("/home/u"))
     ours.write_bytes(
-        next(a.data for a in updated.actions if a.relpath == str(ours.relative_to(root)))
+        next(a.data for a in updated.changes if a.relpath == str(ours.relative_to(root)))
     )
     assert setup(root) == apply_mod.Result([], [])
     assert undo_all(Root(root)).warnings == []
@@ -652,7 +652,7 @@ def test_setup_killed_between_two_directories_it_makes_is_undone_whole(tmp_path,
     """The directories recorded before the write stay recorded when the next run makes fewer."""
     real_write = apply_mod._write
 
-    def dying_write(r, action):
+    def dying_write(r, change):
         r.makedirs("etc")
         raise KeyboardInterrupt  # killed after making etc, before etc/binfmt.d
 

@@ -30,27 +30,27 @@ def plan_for(root, page_size, env=None):
 
 
 def by_path(plan):
-    return {a.relpath: a for a in plan.actions}
+    return {a.relpath: a for a in plan.changes}
 
 
 def test_native_masks_fex_files_and_readds_them_last(root):
     before = tree(root)
     plan = plan_for(root, 4096)
     assert tree(root) == before  # pure
-    actions = by_path(plan)
+    changes = by_path(plan)
     package = (root / "usr/lib/binfmt.d/FEX-x86_64.conf").read_text().strip()
-    assert actions["etc/binfmt.d/FEX-x86_64.conf"] == Symlink(
+    assert changes["etc/binfmt.d/FEX-x86_64.conf"] == Symlink(
         "etc/binfmt.d/FEX-x86_64.conf", "/dev/null"
     )
-    text = actions["etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"].data.decode()
+    text = changes["etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf"].data.decode()
     assert text.splitlines()[-1] == package
     assert [line for line in text.splitlines() if not line.startswith("#")] == [package]
     assert (
-        actions["etc/binfmt.d/zz-fexpkg-FEX-x86.conf"]
+        changes["etc/binfmt.d/zz-fexpkg-FEX-x86.conf"]
         .data.decode()
         .endswith((root / "usr/lib/binfmt.d/FEX-x86.conf").read_text())
     )
-    assert actions["usr/share/fex-emu/Config.json"] == SetJsonKey(
+    assert changes["usr/share/fex-emu/Config.json"] == SetJsonKey(
         "usr/share/fex-emu/Config.json", ("Config", "RootFS"), "/" + ROOTFS_IMAGE
     )
     assert [e.name for e in plan.register] == ["FEX-x86", "FEX-x86_64"]
@@ -87,7 +87,7 @@ def test_users_own_etc_file_is_left_alone(root):
     (root / "etc/binfmt.d").mkdir(parents=True)
     (root / "etc/binfmt.d/FEX-x86.conf").write_text("# mine\n")
     plan = plan_for(root, 4096)
-    assert [a.id for a in plan.actions] == [
+    assert [a.id for a in plan.changes] == [
         "etc/binfmt.d/FEX-x86_64.conf",
         "etc/binfmt.d/zz-fexpkg-FEX-x86_64.conf",
         "usr/share/fex-emu/Config.json#Config.RootFS",
@@ -99,7 +99,7 @@ def test_users_own_etc_file_is_left_alone(root):
     assert plan.warnings == [mine]
     (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
     plan = plan_for(root, 16384)  # the launcher's entry is still written
-    assert [a.id for a in plan.actions] == [
+    assert [a.id for a in plan.changes] == [
         "usr/libexec/fexpkg/fex-muvm",
         "etc/binfmt.d/zz-fexpkg-muvm-x86.conf",
         "etc/binfmt.d/FEX-x86_64.conf",
@@ -111,7 +111,7 @@ def test_users_own_etc_file_is_left_alone(root):
 def test_missing_image_warns_and_sets_no_rootfs(root):
     (root / "usr/share/fex-emu/RootFS/default.erofs").unlink()
     plan = plan_for(root, 4096)
-    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.changes)
     assert plan.warnings == ["no RootFS image: /usr/share/fex-emu/RootFS/default.erofs is missing"]
 
 
@@ -123,7 +123,7 @@ def test_existing_rootfs_is_kept_with_warning(root):
     (root / "opt/rootfs").mkdir(parents=True)
     write_config(root, {"Config": {"RootFS": "/opt/rootfs"}})
     plan = plan_for(root, 4096)
-    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.changes)
     assert plan.warnings == [
         f"{root}/usr/share/fex-emu/Config.json: RootFS '/opt/rootfs' differs from "
         "'/usr/share/fex-emu/RootFS/default.erofs': kept"
@@ -134,7 +134,7 @@ def test_rootfs_in_the_users_home_is_kept(root):
     (root / "home/u/r").mkdir(parents=True)
     write_config(root, {"Config": {"RootFS": "~/r"}})
     plan = plan_for(root, 4096)
-    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.changes)
     assert plan.warnings == [
         f"{root}/usr/share/fex-emu/Config.json: RootFS '~/r' differs from "
         "'/usr/share/fex-emu/RootFS/default.erofs': kept"
@@ -160,26 +160,26 @@ def test_broken_config_is_a_warning_not_an_action(root):
 def test_muvm_masks_fex_and_installs_launcher(root, page_size):
     (root / "usr/bin/muvm").write_text("#!/bin/sh\n")
     plan = plan_for(root, page_size)
-    actions = by_path(plan)
-    assert list(actions) == [
+    changes = by_path(plan)
+    assert list(changes) == [
         "usr/libexec/fexpkg/fex-muvm",
         "etc/binfmt.d/FEX-x86.conf",
         "etc/binfmt.d/zz-fexpkg-muvm-x86.conf",
         "etc/binfmt.d/FEX-x86_64.conf",
         "etc/binfmt.d/zz-fexpkg-muvm-x86_64.conf",
     ]
-    assert actions["usr/libexec/fexpkg/fex-muvm"] == WriteFile(
+    assert changes["usr/libexec/fexpkg/fex-muvm"] == WriteFile(
         "usr/libexec/fexpkg/fex-muvm", LAUNCHER_SCRIPT, 0o755
     )
     for arch in ("x86", "x86_64"):
-        assert actions[f"etc/binfmt.d/FEX-{arch}.conf"].target == "/dev/null"
-        lines = actions[f"etc/binfmt.d/zz-fexpkg-muvm-{arch}.conf"].data.decode().splitlines()
+        assert changes[f"etc/binfmt.d/FEX-{arch}.conf"].target == "/dev/null"
+        lines = changes[f"etc/binfmt.d/zz-fexpkg-muvm-{arch}.conf"].data.decode().splitlines()
         entry = BinfmtEntry.parse_line(lines[-1])
         package = BinfmtEntry.parse_line((root / f"usr/lib/binfmt.d/FEX-{arch}.conf").read_text())
         assert entry.name == f"fexpkg-muvm-{arch}"
         assert (entry.magic, entry.mask) == (package.magic, package.mask)
         assert (entry.interpreter, entry.flags) == ("/usr/libexec/fexpkg/fex-muvm", "PF")
-    assert not any(isinstance(a, SetJsonKey) for a in plan.actions)
+    assert not any(isinstance(a, SetJsonKey) for a in plan.changes)
     assert plan.unregister == ["FEX-x86", "FEX-x86_64"]
     assert plan.warnings == []
 
@@ -225,7 +225,7 @@ def test_home_comes_from_the_environment(root):
 
 def test_not_installed_plans_nothing(tmp_path):
     plan = plan_for(tmp_path, 4096)
-    assert not plan.installed and plan.actions == [] and plan.warnings == []
+    assert not plan.installed and plan.changes == [] and plan.warnings == []
 
 
 def test_launcher_script_is_the_shipped_file_with_the_paths_given_quoted():

@@ -30,7 +30,7 @@ from enum import Enum
 from fexpkg.confined import Root
 from fexpkg.errors import ConfigError, FexpkgError, UnsafePathError
 from fexpkg.system.fexconfig import MISSING, dumps, get_key, load, with_key
-from fexpkg.system.plan import Action, Plan, SetJsonKey, Symlink, WriteFile
+from fexpkg.system.plan import Change, Plan, SetJsonKey, Symlink, WriteFile
 
 TYPE_CHECKING = False  # importing typing costs start-up: only checkers read it
 if TYPE_CHECKING:
@@ -68,21 +68,21 @@ class Item:
     created_dirs: list[str] = field(default_factory=list)  # outermost first
 
     @classmethod
-    def for_action(cls, action: Action) -> Item:
-        """The item an action's write makes (nothing before it recorded yet)."""
-        if isinstance(action, SetJsonKey):
-            wrote = {"state": "value", "value": action.value}
-            return cls(action.id, "json", action.relpath, wrote, key=list(action.key))
-        if isinstance(action, Symlink):
+    def for_change(cls, change: Change) -> Item:
+        """The item a change's write makes (nothing before it recorded yet)."""
+        if isinstance(change, SetJsonKey):
+            wrote = {"state": "value", "value": change.value}
+            return cls(change.id, "json", change.relpath, wrote, key=list(change.key))
+        if isinstance(change, Symlink):
             return cls(
-                action.id, "symlink", action.relpath, {"state": "symlink", "target": action.target}
+                change.id, "symlink", change.relpath, {"state": "symlink", "target": change.target}
             )
-        digest = hashlib.sha256(action.data).hexdigest()
+        digest = hashlib.sha256(change.data).hexdigest()
         return cls(
-            action.id,
+            change.id,
             "file",
-            action.relpath,
-            {"state": "file", "sha256": digest, "mode": action.mode},
+            change.relpath,
+            {"state": "file", "sha256": digest, "mode": change.mode},
         )
 
     @classmethod
@@ -111,7 +111,7 @@ class Item:
 
 
 class Step(Enum):
-    """What applying an action does, given what the path holds and what the manifest records."""
+    """What applying a change does, given what the path holds and what the manifest records."""
 
     NOTHING = "nothing"  # the path holds what fexpkg writes
     LEAVE_ALONE = "leave alone"  # someone changed it since fexpkg wrote it
@@ -320,15 +320,15 @@ def _capture_before(manifest: Manifest, item: Item, current: State) -> State:
 # -- writing and restoring ----------------------------------------------------------------------
 
 
-def _write(root: Root, action: Action) -> list[str]:
-    """Write an action's state; return the directories created for it."""
-    if isinstance(action, Symlink):
-        return root.symlink_atomic(action.relpath, action.target)
-    if isinstance(action, WriteFile):
-        if root.readlink(action.relpath) is not None:
-            root.remove(action.relpath)  # replace the link itself; undo puts it back
-        return root.write_atomic(action.relpath, action.data, action.mode)
-    return _write_json(root, action.relpath, action.key, action.value)
+def _write(root: Root, change: Change) -> list[str]:
+    """Write a change's state; return the directories created for it."""
+    if isinstance(change, Symlink):
+        return root.symlink_atomic(change.relpath, change.target)
+    if isinstance(change, WriteFile):
+        if root.readlink(change.relpath) is not None:
+            root.remove(change.relpath)  # replace the link itself; undo puts it back
+        return root.write_atomic(change.relpath, change.data, change.mode)
+    return _write_json(root, change.relpath, change.key, change.value)
 
 
 def _write_json(root: Root, relpath: str, key: tuple[str, ...], value: Any) -> list[str]:
@@ -369,12 +369,12 @@ def _restore(root: Root, item: Item) -> str:
     return f"restored {root.display(path)}"
 
 
-def _describe(root: Root, action: Action) -> str:
-    if isinstance(action, Symlink):
-        return f"linked {root.display(action.relpath)} -> {action.target}"
-    if isinstance(action, SetJsonKey):
-        return f"set {'.'.join(action.key)} = {action.value!r} in {root.display(action.relpath)}"
-    return f"wrote {root.display(action.relpath)}"
+def _describe(root: Root, change: Change) -> str:
+    if isinstance(change, Symlink):
+        return f"linked {root.display(change.relpath)} -> {change.target}"
+    if isinstance(change, SetJsonKey):
+        return f"set {'.'.join(change.key)} = {change.value!r} in {root.display(change.relpath)}"
+    return f"wrote {root.display(change.relpath)}"
 
 
 def _changed_by_user(root: Root, item: Item) -> str:
@@ -401,27 +401,27 @@ def _changed_since(current: State, item: Item) -> bool:
     return not _ours(current, item)
 
 
-def _apply_action(root: Root, manifest: Manifest, action: Action, result: Result) -> None:
-    fresh = Item.for_action(action)
+def _apply_change(root: Root, manifest: Manifest, change: Change, result: Result) -> None:
+    fresh = Item.for_change(change)
     current = _current(root, fresh)
-    item = manifest.items.get(action.id)
+    item = manifest.items.get(change.id)
     step = decide(current, fresh.wrote, item)
     if step is Step.LEAVE_ALONE:
         result.warnings.append(_changed_by_user(root, item))
         return
     if item is None:  # first seen: record what was there before anything is written
         fresh.before = _capture_before(manifest, fresh, current)
-        item = manifest.items[action.id] = fresh
+        item = manifest.items[change.id] = fresh
     elif step is Step.NOTHING and item.wrote == fresh.wrote and item.done:
         return
     item.wrote, item.done, item.replaced = fresh.wrote, step is Step.NOTHING, None
     if step is Step.WRITE:
         item.replaced = current
-        _add_dirs(item, root.missing_dirs(action.relpath))  # recorded before they exist
+        _add_dirs(item, root.missing_dirs(change.relpath))  # recorded before they exist
         manifest.save()
-        _add_dirs(item, _write(root, action))
+        _add_dirs(item, _write(root, change))
         item.done, item.replaced = True, None
-        result.changes.append(_describe(root, action))
+        result.changes.append(_describe(root, change))
     manifest.save()
 
 
@@ -484,17 +484,17 @@ def pending(plan: Plan) -> Pending:
     """Dry run of `apply_plan(plan)`, with its decisions: reads the root, writes nothing."""
     root = Root(plan.target.root)
     manifest = Manifest(root)
-    wanted = {action.id for action in plan.actions}
+    wanted = {change.id for change in plan.changes}
     changes = [f"undo {i.describe(root)}" for i in manifest.items.values() if i.id not in wanted]
     left_alone = []
-    for action in plan.actions:
-        fresh = Item.for_action(action)
-        item = manifest.items.get(action.id)
+    for change in plan.changes:
+        fresh = Item.for_change(change)
+        item = manifest.items.get(change.id)
         step = decide(_current(root, fresh), fresh.wrote, item)
         if step is Step.LEAVE_ALONE:
             left_alone.append(_changed_by_user(root, item))
         elif step is Step.WRITE:
-            changes.append(_describe(root, action))
+            changes.append(_describe(root, change))
     return Pending(changes, left_alone)
 
 
@@ -504,14 +504,14 @@ def apply_plan(plan: Plan) -> Result:
     result = Result()
     with root.lock():
         manifest = Manifest(root)
-        manifest.recover(action.relpath for action in plan.actions)
-        wanted = {action.id for action in plan.actions}
+        manifest.recover(change.relpath for change in plan.changes)
+        wanted = {change.id for change in plan.changes}
         for item in reversed(list(manifest.items.values())):
             if item.id not in wanted:
                 _undo_item(root, manifest, item, result)
-        for action in plan.actions:
+        for change in plan.changes:
             try:
-                _apply_action(root, manifest, action, result)
+                _apply_change(root, manifest, change, result)
             except ConfigError as exc:
                 result.warnings.append(str(exc))
     return result

@@ -1,4 +1,4 @@
-"""The desired state of a root for a Target, as a list of actions (reads only, writes nothing)."""
+"""The desired state of a root for a Target, as a list of changes (reads only, writes nothing)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class SetJsonKey:
         return f"{self.relpath}#{'.'.join(self.key)}"
 
 
-Action = WriteFile | Symlink | SetJsonKey
+Change = WriteFile | Symlink | SetJsonKey
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Plan:
 
     target: Target
     installed: bool
-    actions: list[Action] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     register: list[BinfmtEntry] = field(default_factory=list)
     unregister: list[str] = field(default_factory=list)
@@ -152,16 +152,16 @@ def _native(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
             f"# (whose files sort after FEX-*) so that FEX handles {arch} programs.\n"
             f"{entry.format()}\n"
         )
-        plan.actions.append(Symlink(MASK.format(arch=arch), "/dev/null"))
-        plan.actions.append(WriteFile(NATIVE_BINFMT.format(arch=arch), text.encode()))
+        plan.changes.append(Symlink(MASK.format(arch=arch), "/dev/null"))
+        plan.changes.append(WriteFile(NATIVE_BINFMT.format(arch=arch), text.encode()))
         plan.register.append(entry)
         plan.unregister.append(MUVM_NAME.format(arch=arch))
-    rootfs = _rootfs_action(root, plan.warnings, env, home)
+    rootfs = _rootfs_change(root, plan.warnings, env, home)
     if rootfs:
-        plan.actions.append(rootfs)
+        plan.changes.append(rootfs)
 
 
-def _rootfs_action(
+def _rootfs_change(
     root: Root, warnings: list[str], env: Mapping[str, str], home: Path
 ) -> SetJsonKey | None:
     """Set the global RootFS to the packaged image's absolute path, unless it names another.
@@ -192,7 +192,7 @@ def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
     entries = package_entries(root)
     for arch, entry in entries.items():
         if not _user_owns_mask_path(root, arch, plan.warnings):
-            plan.actions.append(Symlink(MASK.format(arch=arch), "/dev/null"))
+            plan.changes.append(Symlink(MASK.format(arch=arch), "/dev/null"))
         plan.unregister.append(FEX_NAME.format(arch=arch))
         launcher = dataclasses.replace(
             entry, name=MUVM_NAME.format(arch=arch), interpreter="/" + LAUNCHER, flags=MUVM_FLAGS
@@ -202,10 +202,10 @@ def _muvm(root: Root, plan: Plan, env: Mapping[str, str], home: Path) -> None:
             f"# because FEX needs 4 KiB pages and this kernel has {plan.target.page_size}.\n"
             f"{launcher.format()}\n"
         )
-        plan.actions.append(WriteFile(MUVM_BINFMT.format(arch=arch), text.encode()))
+        plan.changes.append(WriteFile(MUVM_BINFMT.format(arch=arch), text.encode()))
         plan.register.append(launcher)
     if entries:
-        plan.actions.insert(0, WriteFile(LAUNCHER, LAUNCHER_SCRIPT, 0o755))
+        plan.changes.insert(0, WriteFile(LAUNCHER, LAUNCHER_SCRIPT, 0o755))
     plan.warnings.extend(muvm_warnings(root, plan.target.page_size, env, home))
 
 
