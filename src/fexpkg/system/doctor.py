@@ -505,10 +505,10 @@ def _source_fix(ctx: _Context, layers: list[_Layer], rootfs: RootFSInEffect) -> 
     return _override_fix(ctx, next((x for x in layers if x.relpath == rootfs.config), None))
 
 
-def _managed(ctx: _Context, action_id: str) -> bool:
-    """True when fexpkg's manifest records the action (it wrote that path or key)."""
+def _managed(ctx: _Context, change_id: str) -> bool:
+    """True when fexpkg's manifest records the change (it wrote that path or key)."""
     try:
-        return action_id in Manifest(ctx.root).items
+        return change_id in Manifest(ctx.root).items
     except FexpkgError:
         return False
 
@@ -516,11 +516,6 @@ def _managed(ctx: _Context, action_id: str) -> bool:
 def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
     muvm = ctx.status.mode is Mode.MUVM
     result = Outcome.FAIL if muvm else Outcome.WARN
-    effect = (
-        "overrides muvm's RootFS and FEX fails in the microVM"
-        if muvm
-        else "overrides the global RootFS"
-    )
     found = [
         Check(
             "overrides",
@@ -543,7 +538,7 @@ def _overrides(ctx: _Context, layers: list[_Layer]) -> list[Check]:
             else Check(
                 "overrides",
                 result,
-                f"FEX_ROOTFS={ctx.env['FEX_ROOTFS']} is set: it {effect}",
+                f"FEX_ROOTFS={ctx.env['FEX_ROOTFS']} is set: it {messages.override_effect(muvm)}",
                 _override_fix(ctx, None),
             )
         )

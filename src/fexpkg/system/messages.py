@@ -15,11 +15,13 @@ def rootfs_image_missing(image: str) -> str:
     return f"no RootFS image: {image} is missing"
 
 
+def override_effect(muvm: bool) -> str:
+    """What a RootFS set by the user (Config.json or FEX_ROOTFS) does to fexpkg's."""
+    if muvm:
+        return "overrides muvm's RootFS and FEX fails in the microVM"
+    return "overrides the global RootFS"
+
+
 def rootfs_override(config: str, value: str, muvm: bool) -> str:
     """A user's Config.json (an absolute path) sets a RootFS of its own."""
-    effect = (
-        "overrides muvm's RootFS and FEX fails in the microVM"
-        if muvm
-        else "overrides the global RootFS"
-    )
-    return f"{config} sets RootFS {value!r}: it {effect}"
+    return f"{config} sets RootFS {value!r}: it {override_effect(muvm)}"
