@@ -31,16 +31,16 @@ BAD_MESSAGES = {
         "no ExclusiveArch: add ExclusiveArch: aarch64 or BuildArch: noarch"
     ],
     "bad-owned-dir.spec": [
-        "21: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
+        "23: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
         "Require fex-emu-filesystem instead of owning it"
     ],
     "bad-image-path.spec": [
-        "21: /usr/share/fex-emu/rootfs/bad.erofs is outside "
+        "23: /usr/share/fex-emu/rootfs/bad.erofs is outside "
         "/usr/share/fex-emu/RootFS and /usr/share/fex-emu/overlays, the "
         "image directories fex-emu-filesystem owns"
     ],
-    "bad-config.spec": ["21: /etc/bad.conf is under /etc but not %config(noreplace)"],
-    "bad-changelog.spec": ["21: no %changelog section (or %autochangelog)"],
+    "bad-config.spec": ["23: /etc/bad.conf is under /etc but not %config(noreplace)"],
+    "bad-changelog.spec": ["23: no %changelog section (or %autochangelog)"],
 }
 
 
