@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The distribution's rpmlint is the fallback of `fexpkg spec lint` (Debian 12's is 2.4) and
+# brings what any rpmlint uses (rpm bindings, enchant, magic, pybeam, zstandard; cpio, readelf);
+# the venv's rpmlint 2.10, from the `test` extra below, comes first (specs.find_rpmlint).
 DEBIAN_PKGS=(dnf python3-dnf python3-libcomps python3-rpm python3-lxml python3-venv rpm
              createrepo-c rpmlint libxml2-utils xsltproc erofs-utils busybox-static
              python3-license-expression util-linux mmdebstrap groff-base zsh fish asciidoctor

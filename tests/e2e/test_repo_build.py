@@ -212,7 +212,8 @@ def test_repodata_carries_the_comps_group(built: tuple[Path, Path, Path]) -> Non
 
 def test_rpmlint_finds_no_errors(built: tuple[Path, Path, Path]) -> None:
     out, work, _ = built
-    cmd = ["rpmlint", "-c", str(specs.RPMLINT_CONFIG), *map(str, out.glob("*.rpm"))]
+    rpms = map(str, out.glob("*.rpm"))
+    cmd = [str(specs.find_rpmlint()), "-c", str(specs.RPMLINT_CONFIG), *rpms]
     proc = subprocess.run(cmd, env=repo.rpm_env(work / "home"), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " 0 errors, 0 warnings" in proc.stdout

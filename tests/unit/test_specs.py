@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,7 +18,17 @@ BAD = CHECKOUT / "tests" / "fixtures" / "bad-specs"
 GOOD = sorted((CHECKOUT / "specs").glob("*.spec")) + sorted(
     (CHECKOUT / "tests" / "fixtures" / "specs").glob("*.spec")
 )
-needs_rpmlint = pytest.mark.skipif(shutil.which("rpmlint") is None, reason="rpmlint missing")
+
+
+def rpmlint_missing() -> bool:
+    try:
+        specs.find_rpmlint()
+    except specs.SpecError:
+        return True
+    return False
+
+
+needs_rpmlint = pytest.mark.skipif(rpmlint_missing(), reason="rpmlint missing")
 
 BAD_MESSAGES = {
     "bad-parse.spec": ["9: rpm: Unknown tag: Frobnicate:     yes"],
@@ -31,16 +41,16 @@ BAD_MESSAGES = {
         "no ExclusiveArch: add ExclusiveArch: aarch64 or BuildArch: noarch"
     ],
     "bad-owned-dir.spec": [
-        "21: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
+        "23: /usr/share/fex-emu/overlays is owned by fex-emu-filesystem: "
         "Require fex-emu-filesystem instead of owning it"
     ],
     "bad-image-path.spec": [
-        "21: /usr/share/fex-emu/rootfs/bad.erofs is outside "
+        "23: /usr/share/fex-emu/rootfs/bad.erofs is outside "
         "/usr/share/fex-emu/RootFS and /usr/share/fex-emu/overlays, the "
         "image directories fex-emu-filesystem owns"
     ],
-    "bad-config.spec": ["21: /etc/bad.conf is under /etc but not %config(noreplace)"],
-    "bad-changelog.spec": ["21: no %changelog section (or %autochangelog)"],
+    "bad-config.spec": ["23: /etc/bad.conf is under /etc but not %config(noreplace)"],
+    "bad-changelog.spec": ["23: no %changelog section (or %autochangelog)"],
 }
 
 
@@ -64,6 +74,39 @@ def test_project_and_stand_in_specs_are_clean(capsys: pytest.CaptureFixture[str]
     args = parser.parse_args(["spec", "lint", *map(str, GOOD)])
     assert args.func(args) == 0
     assert capsys.readouterr().out == ""
+
+
+def executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_rpmlint_beside_the_interpreter_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venv's rpmlint (2.10 from the test extra) before PATH's (Debian 12's 2.4)."""
+    venv = executable(tmp_path / "venv/bin/rpmlint")
+    system = executable(tmp_path / "usr/bin/rpmlint")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv/bin/python"))
+    monkeypatch.setenv("PATH", str(system.parent))
+    assert specs.find_rpmlint() == venv
+    venv.unlink()
+    assert specs.find_rpmlint() == system
+
+
+def test_no_rpmlint_is_an_error_saying_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executable(tmp_path / "venv/bin/python")
+    (tmp_path / "venv/bin/rpmlint").write_text("not executable\n")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv/bin/python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(specs.SpecError, match=r"^rpmlint is not installed: sudo dnf install"):
+        specs.find_rpmlint()
+    with pytest.raises(specs.SpecError, match="rpmlint is not installed"):
+        specs.lint([BAD / "bad-config.spec"])
 
 
 def test_parse_error_names_the_line(tmp_path: Path) -> None:
