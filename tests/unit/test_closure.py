@@ -18,7 +18,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
-OPTIONAL = ("lxml", "rpm", "libcomps", "license_expression", "dnf", "libdnf5")
+OPTIONAL = ("lxml", "rpm", "libcomps", "license_expression", "dnf", "libdnf5", "kiwi")
 """What the tooling commands import and python3-fexpkg does not require."""
 
 TOOLING = (
@@ -29,6 +29,7 @@ TOOLING = (
     "fexpkg.dev.crashtest",
     "fexpkg.dev.harness",
     "fexpkg.dev.repo",
+    "fexpkg.packaging.kiwi",
     "fexpkg.packaging.specs",
     "fexpkg.packaging.spin",
 )
@@ -127,11 +128,18 @@ def test_root_commands_need_only_the_standard_library(root: Path, tmp_path: Path
         ),
         (("repo", "build", "--out", "{tmp}/repo"), ("rpm",), "python3-rpm"),
         (("demo", "--work", "{tmp}/demo"), ("lxml",), "python3-lxml"),
+        (("kiwi", "check", "{kiwi}/fex-sysroot.kiwi"), ("lxml",), "python3-lxml"),
+        (("kiwi", "check", "{kiwi}/fex-sysroot.kiwi"), ("kiwi",), "python3-kiwi"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else v,
 )
 def test_tooling_names_the_package_it_misses(tmp_path: Path, argv, block, package) -> None:
-    paths = {"specs": FIXTURES / "specs", "comps": FIXTURES / "comps", "tmp": tmp_path}
+    paths = {
+        "specs": FIXTURES / "specs",
+        "comps": FIXTURES / "comps",
+        "kiwi": SRC.parent / "specs/sources",
+        "tmp": tmp_path,
+    }
     proc, imported = fexpkg(tmp_path, *(a.format(**paths) for a in argv), block=block)
     assert proc.returncode == 1
     assert proc.stdout == ""

@@ -18,10 +18,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lxml import etree
-
 from fexpkg.errors import requires
 from fexpkg.problem import Problem
+
+with requires("python3-lxml"):
+    from lxml import etree
 
 log = logging.getLogger(__name__)
 
