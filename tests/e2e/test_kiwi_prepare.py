@@ -71,6 +71,9 @@ GROUP = {
     "python3-fexpkg",
 }
 REQUIRED = {"fex-emu-filesystem", "python3"}
+#: Weak dependencies plusRecommended brings: `Supplements: (python3-fexpkg and python3-dnf)`,
+#: and the python3 stand-in provides python3-dnf.
+WEAK = {"python3-dnf-plugin-fex"}
 
 DESCRIPTION = """\
 <?xml version="1.0" encoding="utf-8"?>
@@ -111,20 +114,22 @@ def description(repo_dir: Path) -> str:
     """The description: the spin's fragment, as bootstrap packages (see the module's docstring)."""
     fragment = (checkout.SPIN_DIR / spin.KIWI_NAME).read_text(encoding="utf-8")
     fragment = re.sub(r"\A<\?xml[^>]*\?>\s*", "", fragment)
-    fragment, count = re.subn(r'<packages type="image">', '<packages type="bootstrap">', fragment)
+    fragment, count = re.subn(r'<packages type="image"', '<packages type="bootstrap"', fragment)
     assert count == 1, fragment
     return DESCRIPTION.format(releasever=spin.RELEASEVER, repo=repo_dir, fragment=fragment.strip())
 
 
-def kiwi_prepare(repo_dir: Path, work: Path, profile: str) -> tuple[Path, str]:
-    """Run `kiwi-ng system prepare` for `profile`; return the root and Kiwi's output."""
+def kiwi_prepare(repo_dir: Path, work: Path, profile: str, plugin: bool) -> tuple[Path, str]:
+    """Run `kiwi-ng system prepare` for `profile`, with or without the DNF 4 plugin; return the
+    root and Kiwi's output."""
     desc = work / "description"
     desc.mkdir()
     (desc / "config.kiwi").write_text(description(repo_dir), encoding="utf-8")
     bin_dir = work / "bin"
     bin_dir.mkdir()
     dnf4 = bin_dir / "dnf4"
-    dnf4.write_text(f'#!/bin/sh\nexec dnf-3 --setopt=pluginpath={checkout.PLUGIN_DIR} "$@"\n')
+    plugins = f"--setopt=pluginpath={checkout.PLUGIN_DIR}" if plugin else "--noplugins"
+    dnf4.write_text(f'#!/bin/sh\nexec dnf-3 {plugins} "$@"\n')
     dnf4.chmod(0o755)
     for sub in ("var-log", "cache", "tmp"):
         (work / sub).mkdir()
@@ -159,6 +164,19 @@ def kiwi_prepare(repo_dir: Path, work: Path, profile: str) -> tuple[Path, str]:
     return root, proc.stdout
 
 
+def installed(root: Path, work: Path) -> list[str]:
+    """The names in the root's rpm database, sorted."""
+    return sorted(
+        subprocess.run(
+            ["rpm", f"--root={root}", "-qa", "--qf", "%{NAME}\\n"],
+            env=repo.rpm_env(work / "home"),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    )
+
+
 def fexpkg(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """This checkout's `fexpkg ARGS`, with a user of its own (no Config.json, no FEX_ROOTFS)."""
     env = {
@@ -180,20 +198,13 @@ def fexpkg(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_kiwi_prepare_installs_the_group_and_configures_fex(
     fex_repo: Path, tmp_path: Path, profile: str, page_size: int, added: set[str]
 ):
-    root, output = kiwi_prepare(fex_repo, tmp_path, profile)
+    root, output = kiwi_prepare(fex_repo, tmp_path, profile, plugin=True)
     # The fragment's arch="aarch64" collection was kept: Kiwi filters by --target-arch.
     assert "--> collection: fex-x86-emulation" in output
     # The DNF 4 plugin ran in Kiwi's transaction and read the page size from the root's kernels.
     assert f"fex: page size {page_size} " in output, output
 
-    installed = subprocess.run(
-        ["rpm", f"--root={root}", "-qa", "--qf", "%{NAME}\\n"],
-        env=repo.rpm_env(tmp_path / "home"),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert sorted(installed) == sorted(KDE | GROUP | REQUIRED | added)
+    assert installed(root, tmp_path) == sorted(KDE | GROUP | REQUIRED | WEAK | added)
 
     status = fexpkg(tmp_path, "status", "--root", str(root), "--json")
     assert status.returncode == 0, status.stderr
@@ -217,3 +228,17 @@ def test_kiwi_prepare_installs_the_group_and_configures_fex(
 
     doctor = fexpkg(tmp_path, "doctor", "--root", str(root))
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+
+
+def test_kiwi_alone_brings_the_whole_group_and_muvm(fex_repo: Path, tmp_path: Path):
+    """Without the DNF 4 plugin, as with DNF 5, which cannot add packages, Kiwi's selection alone
+    brings the group's default and conditional packages (python3-fexpkg, the thunks, muvm) and
+    the weak dependencies. Without the fragment's patternType="plusRecommended", Kiwi's default
+    onlyRequired left out python3-dnf-plugin-fex here (dnf4: no weak dependency) and, with its
+    dnf5 manager, would leave out every non-mandatory package of the group (read from
+    kiwi/package_manager/dnf5.py, not run here)."""
+    root, output = kiwi_prepare(fex_repo, tmp_path, "kernel-16k", plugin=False)
+    assert "fex: " not in output  # the plugin did not run
+    assert installed(root, tmp_path) == sorted(
+        KDE | GROUP | REQUIRED | WEAK | {"kernel-16k", "muvm"}
+    )

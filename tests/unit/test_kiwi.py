@@ -94,6 +94,49 @@ def test_a_bad_fragment_fails_at_its_own_lines(tmp_path: Path) -> None:
     assert {p.line for p in problems} <= {1, 2, 3, 4, 5, 6}
 
 
+ONLY_REQUIRED = (
+    "with patternType onlyRequired, Kiwi installs no weak dependency here and, with dnf5, only the "
+    "mandatory packages of {group}: python3-fexpkg, which configures FEX, the thunks and muvm "
+    'would be left out; set patternType="plusRecommended" on this <packages>, as Fedora\'s KDE '
+    "description does"
+)
+
+
+@pytest.mark.parametrize("group", ["fex-x86-emulation", "x86-emulation"])
+def test_fex_group_in_an_only_required_section_fails_at_its_line(tmp_path: Path, group) -> None:
+    fragment = tmp_path / "only-required.kiwi.xml"
+    fragment.write_text(
+        spin.render_kiwi()
+        .replace(' patternType="plusRecommended"', "")
+        .replace('"fex-x86-emulation"', f'"{group}"')
+    )
+    assert kiwi.check_files([fragment]) == [
+        kiwi.Problem(fragment, 5, ONLY_REQUIRED.format(group=group))
+    ]
+    explicit = tmp_path / "explicit.kiwi.xml"
+    explicit.write_text(spin.render_kiwi().replace('"plusRecommended"', '"onlyRequired"', 1))
+    assert [p.line for p in kiwi.check_files([explicit])] == [5]
+
+
+def test_the_pattern_type_of_an_earlier_section_of_the_type_counts(tmp_path: Path) -> None:
+    """Kiwi takes the first patternType among the sections of a type (get_collection_type)."""
+    description = tmp_path / "config.kiwi"
+    body = (
+        '    <packages type="image" patternType="plusRecommended">\n'
+        '        <package name="kernel"/>\n'
+        "    </packages>\n"
+        '    <packages type="image">\n'
+        '        <namedCollection name="fex-x86-emulation"/>\n'
+        "    </packages>\n"
+    )
+    text = kiwi._WRAPPER_HEAD + body + kiwi._WRAPPER_TAIL
+    description.write_text(text)
+    assert kiwi.check_files([description]) == []
+    description.write_text(text.replace(' patternType="plusRecommended"', ""))
+    line = text.splitlines().index('        <namedCollection name="fex-x86-emulation"/>') + 1
+    assert [p.line for p in kiwi.check_files([description])] == [line]
+
+
 def test_a_not_well_formed_fragment_reports_its_own_line_numbers(tmp_path: Path) -> None:
     fragment = tmp_path / "open.kiwi.xml"
     fragment.write_text('<packages type="image">\n    <package name="a">\n</packages>\n')

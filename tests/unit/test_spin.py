@@ -74,7 +74,9 @@ def test_kickstart_selects_environment_and_option() -> None:
 def test_kiwi_fragment_names_one_collection_per_group() -> None:
     text = spin.render_kiwi()
     root = etree.fromstring(text.encode())
-    assert root.tag == "packages" and root.attrib == {"type": "image"}
+    # Kiwi's default, onlyRequired, would take only the group's mandatory packages
+    assert root.tag == "packages"
+    assert root.attrib == {"type": "image", "patternType": "plusRecommended"}
     assert [dict(e.attrib) for e in root.iterchildren("namedCollection")] == [
         {"name": "kde-desktop-environment"},
         {"name": "fex-x86-emulation", "arch": "aarch64"},

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from fexpkg.errors import requires
+from fexpkg.names import FEX_GROUP_IDS
 from fexpkg.problem import Problem
 
 with requires("python3-lxml"):
@@ -27,6 +28,12 @@ with requires("python3-lxml"):
 log = logging.getLogger(__name__)
 
 FRAGMENT_SUFFIX = ".kiwi.xml"
+#: Kiwi's collection type where no `<packages>` section of a type sets `patternType`
+#: (kiwi/xml_state.py, `get_collection_type`). With it, Kiwi's dnf5 manager installs only a
+#: group's mandatory packages and no weak dependency (package_manager/dnf5.py,
+#: `process_only_required`: `group_package_types=mandatory`, `install_weak_deps=False`); its dnf4
+#: manager, no weak dependency (package_manager/dnf4.py).
+PATTERN_TYPE_DEFAULT = "onlyRequired"
 
 
 # An entry of libxml2's error log (`FILE:LINE:COL:LEVEL:DOMAIN:TYPE: msg`) or of jing's report
@@ -153,7 +160,7 @@ def _validate(config: Path, tree: Any, shown: Path) -> list[Problem]:
             return problems or [Problem(shown, root_line, "Kiwi: invalid description")]
         except KiwiFailure as exc:
             return [Problem(shown, root_line, f"Kiwi: {type(exc).__name__}: {_one_line(exc)}")]
-        return _build_types(xml_data, tree, shown)
+        return _build_types(xml_data, tree, shown) + _fex_pattern_types(tree, shown)
 
 
 def _build_types(xml_data: Any, tree: Any, shown: Path) -> list[Problem]:
@@ -189,6 +196,35 @@ def _build_types(xml_data: Any, tree: Any, shown: Path) -> list[Problem]:
                 problems.append(Problem(shown, line, f"Kiwi, {what} on {arch}: {_one_line(exc)}"))
     finally:
         defaults.Defaults.set_platform_name(host)
+    return problems
+
+
+def _fex_pattern_types(tree: Any, shown: Path) -> list[Problem]:
+    """FEX's group in a `<packages>` section whose collection type is onlyRequired.
+
+    The type is Kiwi's rule (`XMLState.get_collection_type`): the first section of the same
+    `type` that sets `patternType`, else onlyRequired; profiles are not told apart here.
+    """
+    sections = list(tree.getroot().iter("packages"))
+    problems = []
+    for section in sections:
+        same_type = [s for s in sections if s.get("type") == section.get("type")]
+        pattern = next(
+            (s.get("patternType") for s in same_type if s.get("patternType")),
+            PATTERN_TYPE_DEFAULT,
+        )
+        if pattern != PATTERN_TYPE_DEFAULT:
+            continue
+        for collection in section.iterfind("namedCollection"):
+            if collection.get("name") in FEX_GROUP_IDS:
+                message = (
+                    f"with patternType {pattern}, Kiwi installs no weak dependency here and, "
+                    f"with dnf5, only the mandatory packages of {collection.get('name')}: "
+                    "python3-fexpkg, which configures FEX, the thunks and muvm would be left "
+                    'out; set patternType="plusRecommended" on this <packages>, as Fedora\'s '
+                    "KDE description does"
+                )
+                problems.append(Problem(shown, collection.sourceline or 1, message))
     return problems
 
 
