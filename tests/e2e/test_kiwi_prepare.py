@@ -26,7 +26,6 @@ and TMPDIR are in tmp_path too, so nothing is written outside it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -35,11 +34,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from expect import assert_muvm, assert_native
 
 from fexpkg.dev import checkout, repo
 from fexpkg.dev.harness import SCRIPTLET_FAILURE
 from fexpkg.packaging import spin
-from fexpkg.system.fexconfig import DEFAULT_ROOTFS_PATH
 
 KIWI_NG = Path(sys.executable).with_name("kiwi-ng")
 #: Commands Kiwi or this test runs, with the Debian package that has each.
@@ -177,20 +176,6 @@ def installed(root: Path, work: Path) -> list[str]:
     )
 
 
-def fexpkg(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """This checkout's `fexpkg ARGS`, with a user of its own (no Config.json, no FEX_ROOTFS)."""
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "PYTHONPATH": str(checkout.SRC),
-        "HOME": str(work / "user"),
-        "XDG_CACHE_HOME": str(work / "user" / ".cache"),
-        "LC_ALL": "C.UTF-8",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "fexpkg", *args], env=env, capture_output=True, text=True
-    )
-
-
 @pytest.mark.parametrize(
     ("profile", "page_size", "added"),
     [("kernel", 4096, set()), ("kernel-16k", 16384, {"kernel-16k", "muvm"})],
@@ -206,28 +191,10 @@ def test_kiwi_prepare_installs_the_group_and_configures_fex(
 
     assert installed(root, tmp_path) == sorted(KDE | GROUP | REQUIRED | WEAK | added)
 
-    status = fexpkg(tmp_path, "status", "--root", str(root), "--json")
-    assert status.returncode == 0, status.stderr
-    st = json.loads(status.stdout)
-    assert st["page_size"] == page_size
-    assert st["warnings"] == []
     if page_size == 4096:
-        assert st["mode"] == "native"
-        for arch in ("x86", "x86_64"):
-            assert st["takes"][arch]["name"] == f"FEX-{arch}"
-            assert st["takes"][arch]["source"] == f"/etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
-        assert st["rootfs"]["value"] == st["rootfs"]["path"] == DEFAULT_ROOTFS_PATH
-        assert st["rootfs"]["exists"] is True
+        assert_native(root, tmp_path / "cache")
     else:
-        assert st["mode"] == "muvm"
-        for arch in ("x86", "x86_64"):
-            assert st["takes"][arch]["name"] == f"fexpkg-muvm-{arch}"
-            assert st["takes"][arch]["interpreter"] == "/usr/libexec/fexpkg/fex-muvm"
-        assert not [h for h in st["handlers"] if h["interpreter"].startswith("/usr/bin/FEX")]
-        assert st["rootfs"]["value"] is None, "a host RootFS would override muvm's"
-
-    doctor = fexpkg(tmp_path, "doctor", "--root", str(root))
-    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert_muvm(root, tmp_path / "cache", page_size)
 
 
 def test_kiwi_alone_brings_the_whole_group_and_muvm(fex_repo: Path, tmp_path: Path):

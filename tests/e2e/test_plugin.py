@@ -6,66 +6,19 @@ Each test builds a scratch installroot from the session's repository and runs th
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
 import pytest
+from expect import assert_muvm, assert_native
 
 from fexpkg.dev.harness import BOOKKEEPING, Installroot
-from fexpkg.system import actions, doctor
-from fexpkg.system.fexconfig import DEFAULT_ROOTFS_PATH
+from fexpkg.system import actions
 
 pytestmark = pytest.mark.e2e
 
 GROUP = "@fex-x86-emulation"
 FEX_SET = {"fex-emu", "fex-emu-rootfs-fedora", "fex-emu-thunks", "erofs-fuse"}
-
-
-def state(root: Installroot, page_size: int | None = None) -> dict:
-    """What `fexpkg status` reports for the root (never the test runner's own home)."""
-    return actions.status(root.path, env={}, home=root.path / "root", page_size=page_size).as_dict()
-
-
-def assert_doctor_passes(root: Installroot, page_size: int | None = None) -> None:
-    # The user's cache (doctor's RootFS check result) outside the root, as a user's home is.
-    env = {"XDG_CACHE_HOME": str(root.home / ".cache")}
-    diagnosis = doctor.diagnose(root.path, env=env, home=root.path / "root", page_size=page_size)
-    assert not diagnosis.failed, [
-        c for c in diagnosis.checks if c.result is not doctor.Outcome.PASS
-    ]
-    # muvm's guest (the stand-in's strings) and fex-emu's binaries pair up by name.
-    (pair,) = [c for c in diagnosis.checks if c.name == "muvm-fex"]
-    assert pair.result is doctor.Outcome.PASS, pair
-
-
-def assert_native(root: Installroot) -> None:
-    st = state(root)
-    assert st["mode"] == "native"
-    for arch in ("x86", "x86_64"):
-        taker = st["takes"][arch]
-        assert taker["name"] == f"FEX-{arch}", st["takes"]
-        assert taker["interpreter"] == "/usr/bin/FEXInterpreter"
-        assert taker["source"] == f"/etc/binfmt.d/zz-fexpkg-FEX-{arch}.conf"
-    # Written absolute: no file named default.erofs in the current or a user directory shadows it.
-    assert st["rootfs"]["value"] == st["rootfs"]["path"] == DEFAULT_ROOTFS_PATH
-    assert st["rootfs"]["exists"] is True
-    assert st["warnings"] == []
-    assert_doctor_passes(root)
-
-
-def assert_muvm(root: Installroot, page_size: int) -> None:
-    st = state(root, page_size)
-    assert st["mode"] == "muvm"
-    for arch in ("x86", "x86_64"):
-        assert st["takes"][arch]["name"] == f"fexpkg-muvm-{arch}"
-        assert st["takes"][arch]["interpreter"] == "/usr/libexec/fexpkg/fex-muvm"
-    # No handler that would start FEX directly on a kernel it cannot run on.
-    assert not [h for h in st["handlers"] if h["interpreter"].startswith("/usr/bin/FEX")]
-    assert st["rootfs"]["value"] is None, "a host RootFS would override muvm's"
-    config = root.path / "usr/share/fex-emu/Config.json"
-    assert not config.exists() or "RootFS" not in json.loads(config.read_text()).get("Config", {})
-    assert_doctor_passes(root, page_size)
 
 
 @pytest.mark.parametrize("qemu", ["before", "after"])
@@ -79,7 +32,7 @@ def test_native_install_configures_fex_and_group_remove_restores(make_root, qemu
     assert installed >= FEX_SET and "muvm" not in installed
     if qemu == "after":
         root.dnf("install", "qemu-user-static-x86")
-    assert_native(root)
+    assert_native(root.path, root.home / ".cache")
 
     configured = root.snapshot()
     again = root.dnf("install", GROUP).output
@@ -116,7 +69,7 @@ def test_non_4k_install_goes_through_muvm_and_group_remove_restores(
     assert root.installed() >= FEX_SET | {"muvm"}
     if qemu == "after":
         root.dnf("install", "qemu-user-static-x86", env=env)
-    assert_muvm(root, page_size)
+    assert_muvm(root.path, root.home / ".cache", page_size)
 
     configured = root.snapshot()
     root.dnf("install", GROUP, env=env)
@@ -183,7 +136,7 @@ def test_installing_fex_alone_brings_companions(make_root):
     out = root.dnf("install", "fex-emu", "--setopt=install_weak_deps=False").output
     assert "adding fex-emu-rootfs-fedora, fex-emu-thunks, erofs-fuse" in out
     assert root.installed() >= FEX_SET
-    assert_native(root)
+    assert_native(root.path, root.home / ".cache")
 
 
 def test_fex_alone_on_16k_then_removed_leaves_nothing_behind(make_root):
@@ -272,4 +225,4 @@ def test_a_full_file_system_never_fails_the_transaction(make_root):
     # Outside the namespace the directory is as it was: nothing half-written, no temporary file.
     assert list(binfmt_d.iterdir()) == []
     actions.setup(root.path, env={})  # the next run completes what the full one could not
-    assert_native(root)
+    assert_native(root.path, root.home / ".cache")
