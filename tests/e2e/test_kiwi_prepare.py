@@ -202,8 +202,8 @@ def test_kiwi_alone_brings_the_whole_group_and_muvm(fex_repo: Path, tmp_path: Pa
     brings the group's default and conditional packages (python3-fexpkg, the thunks, muvm) and
     the weak dependencies. Without the fragment's patternType="plusRecommended", Kiwi's default
     onlyRequired left out python3-dnf-plugin-fex here (dnf4: no weak dependency) and, with its
-    dnf5 manager, would leave out every non-mandatory package of the group (read from
-    kiwi/package_manager/dnf5.py, not run here)."""
+    dnf5 manager, leaves out every non-mandatory package of the group
+    (tests/system/test_kiwi_dnf5.py, with the real DNF 5)."""
     root, output = kiwi_prepare(fex_repo, tmp_path, "kernel-16k", plugin=False)
     assert "fex: " not in output  # the plugin did not run
     assert installed(root, tmp_path) == sorted(

@@ -2,15 +2,18 @@
 
 Development tooling (like harness.py): the system tier (tests/system) and `fexpkg demo` use it.
 
-Debian unstable packages DNF 5 (with libdnf5's actions plugin), its Python bindings, rpm 6 and
-createrepo_c. The root is built once per package list and cached on the machine (outside the
-checkout, so CI's fresh clone reuses it); every scenario works on its own copy. Commands run in
-the copy with `chroot` inside `unshare --mount`, after bind-mounting the copy onto itself: rpm 6's
-unshare plugin fails every scriptlet unless `/` is a mount point (FEDORA-FEX-FACTS.md).
+Debian unstable packages DNF 5 (with libdnf5's actions plugin), its Python bindings, rpm 6,
+createrepo_c and Kiwi (whose dnf5 package manager composes images with that DNF 5). The root is
+built once per package list and cached on the machine (outside the checkout, so CI's fresh clone
+reuses it); every scenario works on its own copy. Commands run in the copy with `chroot` inside
+`unshare --mount`, after bind-mounting the copy onto itself: rpm 6's unshare plugin fails every
+scriptlet unless `/` is a mount point (FEDORA-FEX-FACTS.md).
 
 The Debian packages the root really holds are declared to rpm by a generated "host provides"
-package under their Fedora names (`host_provides_spec`), and nothing else: a runtime import the
-project's RPMs do not require is then missing there, as on a Fedora system.
+package under their Fedora names (`host_provides_spec`), and nothing else: a package the
+project's RPMs do not require is then missing there for rpm and DNF, as on a Fedora system.
+(Kiwi's Python modules, lxml, requests, yaml and others, are importable by the root's python3
+all the same; the runtime closure is tests/unit/test_closure.py's to guard.)
 """
 
 from __future__ import annotations
@@ -35,13 +38,21 @@ FEXPKG_SPEC = checkout.SPECS / "fexpkg.spec"
 #: RPMs of fexpkg.spec: built in the root, never taken from the host's build.
 FEXPKG_RPMS = ("python3-fexpkg-", "python3-dnf-plugin-fex-", "libdnf5-plugin-fex-")
 
-#: The Debian unstable packages of the root.
-PACKAGES = ("dnf5", "python3-libdnf5", "createrepo-c", "rpm", "python3")
+#: The Debian unstable packages of the root: DNF 5 and rpm 6, and Kiwi (with what its
+#: `system prepare` runs: rsync, mount and umount) to compose images with them. No RPM requires
+#: Kiwi, so the host-provides package does not declare it.
+PACKAGES = ("dnf5", "python3-libdnf5", "createrepo-c", "rpm", "python3", "kiwi", "rsync", "mount")
 SUITE = "sid"
 MMDEBSTRAP_OPTS = (
     "--variant=apt",
     # The mirror's unstable Release file is served past its Valid-Until date.
     '--aptopt=Acquire::Check-Valid-Until "false"',
+    # Files no scenario reads: every scenario copies the root, and its cost follows the number
+    # of files (Kiwi's dependency screen alone brings ncurses-term's ~2,900 terminfo entries).
+    *(
+        f"--dpkgopt=path-exclude=/usr/share/{d}/*"
+        for d in ("doc", "man", "info", "locale", "terminfo")
+    ),
 )
 #: Bumped when the preparation of a fresh root changes (part of the cache key).
 PREPARE_VERSION = 1
