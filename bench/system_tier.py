@@ -5,7 +5,8 @@ including its first build by mmdebstrap. The baseline, measured in the same run,
 of one scenario: copying the cached root and running `dnf5 --version` in it; the ratio says how
 many such floors the whole tier costs.
 Run: .venv/bin/python bench/system_tier.py [--cold]
-  --cold  also build the root from scratch in a temporary cache (downloads ~80 MB from Debian).
+  --cold  also build the root from scratch in a temporary cache (downloads dnf5, rpm, Kiwi and
+          their dependencies from Debian unstable).
 """
 
 from __future__ import annotations
