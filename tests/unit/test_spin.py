@@ -71,6 +71,23 @@ def test_kickstart_selects_environment_and_option() -> None:
     assert text.endswith("%end\n")
 
 
+def test_kickstart_parses_with_pykickstart_as_the_environment_and_the_whole_group() -> None:
+    """Anaconda's own parser, at the spin's release: `@group` means mandatory and default
+    packages (DNF adds the conditional ones), the same set `spin check` resolves."""
+    from pykickstart.constants import GROUP_DEFAULT
+    from pykickstart.parser import KickstartParser
+    from pykickstart.version import makeVersion, stringToVersion
+
+    handler = makeVersion(stringToVersion(f"F{spin.RELEASEVER}"))
+    KickstartParser(handler).readKickstartFromString(spin.render_kickstart())
+    packages = handler.packages
+    assert packages.environment == "kde-desktop-environment"
+    assert [(g.name, g.include) for g in packages.groupList] == [
+        ("fex-x86-emulation", GROUP_DEFAULT)
+    ]
+    assert (packages.packageList, packages.excludeWeakdeps, packages.nocore) == ([], False, False)
+
+
 def test_kiwi_fragment_names_one_collection_per_group() -> None:
     text = spin.render_kiwi()
     root = etree.fromstring(text.encode())
