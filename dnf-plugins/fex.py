@@ -7,16 +7,19 @@ Thin adapter: DNF's view of the transaction in, `fexpkg` calls out. At load time
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 import dnf
 import dnf.transaction
 
 from fexpkg.names import FEX_GROUP_IDS, WATCHED
 
+# Every DNF run imports this module: what DNF itself does not import (typing, pathlib) is
+# imported only for a check or a transaction that involves FEX (bench/plugin_overhead.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fexpkg.system.resolve import TransactionView
 
 
@@ -108,7 +111,7 @@ class Fex(dnf.Plugin):
         from fexpkg.system import actions
 
         try:
-            getattr(actions, action)(Path(self.base.conf.installroot), **kwargs).log(log)
+            getattr(actions, action)(self._root(), **kwargs).log(log)
         except FexpkgError as exc:
             log.error("%s", exc)
 
@@ -133,6 +136,11 @@ class Fex(dnf.Plugin):
         self._cached = (transaction, view)
         return view
 
+    def _root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.base.conf.installroot)
+
     def _kernels(self, view: TransactionView) -> list[str]:
         """Kernel flavours installed in the root once the transaction is done."""
         query = self.base.sack.query().installed().filterm(name__glob="kernel*")
@@ -143,7 +151,7 @@ class Fex(dnf.Plugin):
         from fexpkg.system import target
 
         return target.detect_page_size(
-            Path(self.base.conf.installroot),
+            self._root(),
             self._page_size_setting,
             kernel_packages=self._kernels(view),
         )

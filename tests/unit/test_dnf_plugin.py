@@ -4,6 +4,10 @@ tests/support.py does); tests/e2e/test_plugin.py runs it inside real DNF."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +150,35 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Path]]:
 
         monkeypatch.setattr(actions, name, record)
     return made
+
+
+LOAD_AFTER_DNF = """
+import importlib.util, json, sys
+import dnf, dnf.cli.main, dnf.transaction
+before = set(sys.modules)
+spec = importlib.util.spec_from_file_location("dnf-plugins.fex", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_loading_the_plugin_imports_nothing_dnf_has_not_but_fexpkg_names():
+    """Every DNF run loads the plugin: typing and pathlib (which DNF does not import) cost 2-3 %
+    of a run's instructions (bench/plugin_overhead.py) before they were imported lazily."""
+    dnf_command = shutil.which("dnf")
+    if dnf_command is None:
+        pytest.skip("the dnf command is not installed")
+    # DNF's own interpreter line: this venv's start-up already imports typing.
+    interpreter = Path(dnf_command).read_text().splitlines()[0].removeprefix("#!").split()
+    env = {**os.environ, "PYTHONPATH": str(PLUGIN.parents[1] / "src")}
+    proc = subprocess.run(
+        [*interpreter, "-c", LOAD_AFTER_DNF, str(PLUGIN)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(proc.stdout) == ["fexpkg", "fexpkg.names"]
 
 
 def test_a_transaction_without_fex_costs_no_import_and_no_query(tmp_path, monkeypatch, calls):
