@@ -95,10 +95,10 @@ def test_a_bad_fragment_fails_at_its_own_lines(tmp_path: Path) -> None:
 
 
 ONLY_REQUIRED = (
-    "with patternType onlyRequired, Kiwi installs no weak dependency here and, with dnf5, only the "
-    "mandatory packages of {group}: python3-fexpkg, which configures FEX, the thunks and muvm "
-    'would be left out; set patternType="plusRecommended" on this <packages>, as Fedora\'s KDE '
-    "description does"
+    "with patternType onlyRequired{profiles}, Kiwi installs no weak dependency here and, with "
+    "dnf5, only the mandatory packages of {group}: python3-fexpkg, which configures FEX, the "
+    'thunks and muvm would be left out; set patternType="plusRecommended" on this <packages>, as '
+    "Fedora's KDE description does"
 )
 
 
@@ -111,7 +111,7 @@ def test_fex_group_in_an_only_required_section_fails_at_its_line(tmp_path: Path,
         .replace('"fex-x86-emulation"', f'"{group}"')
     )
     assert kiwi.check_files([fragment]) == [
-        kiwi.Problem(fragment, 5, ONLY_REQUIRED.format(group=group))
+        kiwi.Problem(fragment, 5, ONLY_REQUIRED.format(group=group, profiles=""))
     ]
     explicit = tmp_path / "explicit.kiwi.xml"
     explicit.write_text(spin.render_kiwi().replace('"plusRecommended"', '"onlyRequired"', 1))
@@ -135,6 +135,174 @@ def test_the_pattern_type_of_an_earlier_section_of_the_type_counts(tmp_path: Pat
     description.write_text(text.replace(' patternType="plusRecommended"', ""))
     line = text.splitlines().index('        <namedCollection name="fex-x86-emulation"/>') + 1
     assert [p.line for p in kiwi.check_files([description])] == [line]
+
+
+# A description split as Fedora's fedora-kiwi-descriptions is: the top file includes a part
+# (`<include from="this://...">`) holding the profiles, their build types and packages.
+SPLIT_TOP = """\
+<?xml version="1.0" encoding="utf-8"?>
+<image schemaversion="7.5" name="fexpkg-split-check">
+    <description type="system">
+        <author>fexpkg</author>
+        <contact>fexpkg@example.org</contact>
+        <specification>a description split with includes</specification>
+    </description>
+    <preferences>
+        <version>1</version>
+        <packagemanager>dnf5</packagemanager>
+    </preferences>
+    <repository type="rpm-md">
+        <source path="https://example.org/repo"/>
+    </repository>
+    <include from="this://./parts/images.xml"/>
+    <packages type="bootstrap">
+        <package name="filesystem"/>
+    </packages>
+</image>
+"""
+SPLIT_PART = """\
+<image>
+    <profiles>
+        <profile name="Base" description="what every image has"/>
+        <profile name="Container" description="a container image">
+            <requires profile="Base"/>
+        </profile>
+        <profile name="Tarball" description="a tarball">
+            <requires profile="Base"/>
+        </profile>
+    </profiles>
+    <preferences profiles="Container">
+        <type image="oci"/>
+    </preferences>
+    <preferences profiles="Tarball">
+        <type image="tbz"/>
+    </preferences>
+    <packages type="image" profiles="Base">
+        <package name="kernel"/>
+    </packages>
+    <packages type="image" patternType="plusRecommended" profiles="Container">
+        <namedCollection name="fex-x86-emulation"/>
+    </packages>
+    <packages type="image" patternType="plusRecommended" profiles="Tarball">
+        <package name="tar"/>
+    </packages>
+</image>
+"""
+
+
+def _split(tmp_path: Path, part: str = SPLIT_PART, top: str = SPLIT_TOP) -> tuple[Path, Path]:
+    (tmp_path / "parts").mkdir(parents=True)
+    config = tmp_path / "config.xml"
+    config.write_text(top)
+    (tmp_path / "parts" / "images.xml").write_text(part)
+    return config, tmp_path / "parts" / "images.xml"
+
+
+def _line(text: str, fragment: str, after: str = "") -> int:
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if after in line) if after else 0
+    return next(n for n, line in enumerate(lines[start:], start + 1) if fragment in line)
+
+
+def test_profiles_in_an_included_file_are_the_descriptions_profiles(tmp_path: Path) -> None:
+    """Kiwi builds a split description by profile; the profiles are in the included part.
+
+    Read alone, the top file has no profile and no build type: the check used to report "No
+    build type defined with applied profiles: []" for Fedora's config.xml. A profile other
+    profiles require (Base) is a building block: Kiwi finding no build type for it alone is fine.
+    """
+    config, part = _split(tmp_path)
+    assert kiwi.check_files([config]) == []
+    orphan = SPLIT_PART.replace(
+        "    </profiles>",
+        '        <profile name="Orphan" description="built by nobody"/>\n    </profiles>',
+    )
+    config, part = _split(tmp_path / "orphan", orphan)
+    line = _line(orphan, '<profile name="Orphan"')
+    assert [str(p) for p in kiwi.check_files([config])] == [
+        f"{part}:{line}: Kiwi, profile Orphan on {_host()}: "
+        "No build type defined with applied profiles: ['Orphan']"
+    ]
+
+
+def _host() -> str:
+    from kiwi import defaults
+
+    return defaults.PLATFORM_MACHINE
+
+
+def test_fex_group_in_an_included_section_is_checked_per_profile(tmp_path: Path) -> None:
+    """The group usually sits in an included file; each profile has its own collection type.
+
+    Base's section sets no patternType: Container and Tarball each take theirs from their own
+    section. Without one on Tarball's, Tarball installs Base's section onlyRequired, Container still
+    plusRecommended (the check used to take the first patternType of any profile, and to see
+    the top file only).
+    """
+    in_base = SPLIT_PART.replace(
+        '        <package name="kernel"/>',
+        '        <package name="kernel"/>\n        <namedCollection name="x86-emulation"/>',
+    )
+    config, part = _split(tmp_path / "both", in_base)
+    assert kiwi.check_files([config]) == []
+    tarball_only_required = in_base.replace(
+        '<packages type="image" patternType="plusRecommended" profiles="Tarball">',
+        '<packages type="image" profiles="Tarball">',
+    )
+    config, part = _split(tmp_path / "tarball", tarball_only_required)
+    message = ONLY_REQUIRED.format(group="x86-emulation", profiles=" (profile Tarball)")
+    line = _line(tarball_only_required, 'name="x86-emulation"')
+    assert kiwi.check_files([config]) == [kiwi.Problem(part, line, message)]
+
+
+def test_fex_group_in_the_bootstrap_phase_of_some_profiles(tmp_path: Path) -> None:
+    """Sections of the build type count in the bootstrap phase too (Kiwi's get_collection_type):
+    a type="oci" section with a patternType makes Container's bootstrap plusRecommended, not
+    Tarball's. Fedora's live ISOs are so: their type="iso" sections make it plusRecommended."""
+    top = SPLIT_TOP.replace(
+        '        <package name="filesystem"/>',
+        '        <package name="filesystem"/>\n        <namedCollection name="fex-x86-emulation"/>',
+    )
+    part = SPLIT_PART.replace(
+        "</image>",
+        '    <packages type="oci" patternType="plusRecommended" profiles="Container">\n'
+        '        <package name="bzip2"/>\n'
+        "    </packages>\n"
+        "</image>",
+    )
+    config, _ = _split(tmp_path, part, top)
+    message = ONLY_REQUIRED.format(group="fex-x86-emulation", profiles=" (profile Tarball)")
+    assert kiwi.check_files([config]) == [
+        kiwi.Problem(config, _line(top, "fex-x86-emulation"), message)
+    ]
+
+
+def test_a_schema_error_in_an_included_file_points_into_it(tmp_path: Path) -> None:
+    broken = SPLIT_PART.replace('<package name="tar"/>', '<package nmae="tar"/>')
+    config, part = _split(tmp_path, broken)
+    problems = kiwi.check_files([config])
+    assert problems[:2] == [
+        kiwi.Problem(part, _line(broken, "nmae"), "Kiwi schema: Invalid sequence in interleave"),
+        kiwi.Problem(
+            part,
+            _line(broken, "nmae"),
+            "Kiwi schema: Element package failed to validate attributes",
+        ),
+    ]
+    assert {p.path for p in problems} == {part}
+
+
+def test_a_missing_or_broken_include_points_at_its_cause(tmp_path: Path) -> None:
+    missing = SPLIT_TOP.replace("parts/images.xml", "parts/gone.xml")
+    config, _ = _split(tmp_path / "missing", top=missing)
+    assert [str(p) for p in kiwi.check_files([config])] == [
+        f"{config}:{_line(missing, '<include')}: Kiwi: include reference "
+        f"'{tmp_path / 'missing' / 'parts' / 'gone.xml'}' does not exist"
+    ]
+    config, part = _split(tmp_path / "broken", SPLIT_PART.replace("</profiles>", "</profiles"))
+    [problem] = kiwi.check_files([config])
+    assert (problem.path, problem.line) == (part, _line(SPLIT_PART, "<preferences"))
+    assert problem.message.startswith("not well-formed XML: ")
 
 
 def test_a_not_well_formed_fragment_reports_its_own_line_numbers(tmp_path: Path) -> None:
