@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 DEBIAN_PKGS=(dnf python3-dnf python3-libcomps python3-rpm python3-lxml python3-venv rpm
              createrepo-c rpmlint libxml2-utils xsltproc erofs-utils busybox-static
              python3-license-expression util-linux mmdebstrap groff-base zsh fish asciidoctor
-             rsync)
+             rsync valgrind)
 FEDORA_PKGS=(dnf python3-dnf python3-libcomps python3-rpm python3-lxml rpm-build createrepo_c
              rpmlint libxml2 libxslt erofs-utils busybox python3-license-expression
              systemd-rpm-macros python3-devel pyproject-rpm-macros util-linux groff-base zsh fish
-             rubygem-asciidoctor rsync)
+             rubygem-asciidoctor rsync valgrind)
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
