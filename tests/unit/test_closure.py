@@ -107,6 +107,8 @@ def test_root_commands_need_only_the_standard_library(root: Path, tmp_path: Path
     }
     assert outside == set()
     assert imported.isdisjoint(TOOLING)
+    if argv[0] in ("setup", "teardown"):  # at every transaction that touches FEX: no checks
+        assert "fexpkg.system.doctor" not in imported
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fexpkg.confined import Root
 from fexpkg.errors import BinfmtError
-from fexpkg.system import doctor
 from fexpkg.system.apply import Result, apply_plan, undo_all
 from fexpkg.system.binfmt import (
     BinfmtEntry,
@@ -155,6 +154,8 @@ def status(
     binfmt_misc: BinfmtMisc | None = None,
 ) -> Status:
     """The status model of `root`, its warnings being the findings of doctor's checks."""
+    from fexpkg.system import doctor  # setup and teardown, run at every transaction, need none
+
     model = read_status(root, env, home, page_size=page_size, binfmt_misc=binfmt_misc)
     model.warnings += doctor.status_warnings(model, env, home)
     return model
