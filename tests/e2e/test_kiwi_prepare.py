@@ -1,6 +1,6 @@
 """End to end: real `kiwi-ng system prepare` composes a root tree with the KDE spin's packages.
 
-The description is generated here: `filesystem`, then the spin's Kiwi fragment
+The description is `fexpkg.dev.kiwi_spin`'s: `filesystem`, then the spin's Kiwi fragment
 (`comps/spin/fex-kde-aarch64.kiwi.xml`: kde-desktop-environment and fex-x86-emulation), from the
 session's repository, with a profile per kernel flavour. Kiwi (PyPI `kiwi`, the test extra) runs
 with `--target-arch aarch64`, which its DNF 4 backend writes as `arch=aarch64` and `ignorearch=1`
@@ -9,9 +9,8 @@ into the dnf configuration it generates (kiwi/repository/dnf4.py), then the host
 `process_install_requests_bootstrap`).
 
 Where this differs from Fedora's KDE description:
-- The fragment is moved from `type="image"` to `type="bootstrap"`: Kiwi installs image packages
-  with `chroot ROOT dnf4 ...` (`process_install_requests`), and the stand-ins' root has no DNF.
-  With no image packages Kiwi skips that phase (system/prepare.py, `install_system`).
+- The fragment is moved from `type="image"` to `type="bootstrap"` (see kiwi_spin): the
+  stand-ins' root has no DNF to run Kiwi's image phase.
 - `<packagemanager>dnf4`: the host has no DNF 5. Kiwi's dnf configuration sets no `pluginpath`;
   a `dnf4` on PATH (which Kiwi prefers to `dnf-3`) runs `dnf-3` with this checkout's
   `dnf-plugins/` as pluginpath, where a build host would have python3-dnf-plugin-fex installed.
@@ -27,7 +26,6 @@ and TMPDIR are in tmp_path too, so nothing is written outside it.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,8 +34,9 @@ from pathlib import Path
 import pytest
 from expect import assert_muvm, assert_native
 
-from fexpkg.dev import checkout, repo
+from fexpkg.dev import checkout, kiwi_spin, repo
 from fexpkg.dev.harness import SCRIPTLET_FAILURE
+from fexpkg.dev.kiwi_spin import DEFAULT, KDE, MANDATORY, REQUIRED, WEAK
 from fexpkg.packaging import spin
 
 KIWI_NG = Path(sys.executable).with_name("kiwi-ng")
@@ -59,63 +58,8 @@ def _cannot_run() -> str | None:
 _REASON = _cannot_run()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(_REASON is not None, reason=str(_REASON))]
 
-KDE = {"filesystem", "busybox", "kernel"}
-GROUP = {
-    "erofs-fuse",
-    "fex-emu",
-    "fex-emu-rootfs-fedora",
-    "fex-emu-thunks",
-    "mesa-fex-emu-overlay-i386",
-    "mesa-fex-emu-overlay-x86_64",
-    "python3-fexpkg",
-}
-REQUIRED = {"fex-emu-filesystem", "python3"}
-#: Weak dependencies plusRecommended brings: `Supplements: (python3-fexpkg and python3-dnf)`,
-#: and the python3 stand-in provides python3-dnf.
-WEAK = {"python3-dnf-plugin-fex"}
-
-DESCRIPTION = """\
-<?xml version="1.0" encoding="utf-8"?>
-<image schemaversion="7.5" name="fexpkg-kiwi-prepare">
-    <description type="system">
-        <author>fexpkg</author>
-        <contact>fexpkg@example.org</contact>
-        <specification>the AArch64 KDE spin's packages, root tree only</specification>
-    </description>
-    <profiles>
-        <profile name="kernel" description="4 KiB pages: the KDE environment's kernel"/>
-        <profile name="kernel-16k" description="16 KiB pages: kernel-16k too (Apple Silicon)"/>
-    </profiles>
-    <preferences>
-        <version>1.0.0</version>
-        <packagemanager>dnf4</packagemanager>
-        <release-version>{releasever}</release-version>
-        <type image="tbz"/>
-    </preferences>
-    <repository type="rpm-md" alias="fexpkg-test">
-        <source path="dir://{repo}"/>
-    </repository>
-    <packages type="bootstrap">
-        <package name="filesystem"/>
-    </packages>
-{fragment}
-    <packages type="bootstrap" profiles="kernel-16k">
-        <package name="kernel-16k"/>
-    </packages>
-</image>
-"""
-
 # In the namespace: /var/log is $1, then Kiwi (the rest of the arguments).
 IN_NAMESPACE = 'mount --bind "$1" /var/log && shift && exec "$@"'
-
-
-def description(repo_dir: Path) -> str:
-    """The description: the spin's fragment, as bootstrap packages (see the module's docstring)."""
-    fragment = (checkout.SPIN_DIR / spin.KIWI_NAME).read_text(encoding="utf-8")
-    fragment = re.sub(r"\A<\?xml[^>]*\?>\s*", "", fragment)
-    fragment, count = re.subn(r'<packages type="image"', '<packages type="bootstrap"', fragment)
-    assert count == 1, fragment
-    return DESCRIPTION.format(releasever=spin.RELEASEVER, repo=repo_dir, fragment=fragment.strip())
 
 
 def kiwi_prepare(repo_dir: Path, work: Path, profile: str, plugin: bool) -> tuple[Path, str]:
@@ -123,7 +67,9 @@ def kiwi_prepare(repo_dir: Path, work: Path, profile: str, plugin: bool) -> tupl
     root and Kiwi's output."""
     desc = work / "description"
     desc.mkdir()
-    (desc / "config.kiwi").write_text(description(repo_dir), encoding="utf-8")
+    (desc / "config.kiwi").write_text(
+        kiwi_spin.description("dnf4", f"dir://{repo_dir}"), encoding="utf-8"
+    )
     bin_dir = work / "bin"
     bin_dir.mkdir()
     dnf4 = bin_dir / "dnf4"
@@ -189,7 +135,7 @@ def test_kiwi_prepare_installs_the_group_and_configures_fex(
     # The DNF 4 plugin ran in Kiwi's transaction and read the page size from the root's kernels.
     assert f"fex: page size {page_size} " in output, output
 
-    assert installed(root, tmp_path) == sorted(KDE | GROUP | REQUIRED | WEAK | added)
+    assert installed(root, tmp_path) == sorted(KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | added)
 
     if page_size == 4096:
         assert_native(root, tmp_path / "cache")
@@ -207,5 +153,5 @@ def test_kiwi_alone_brings_the_whole_group_and_muvm(fex_repo: Path, tmp_path: Pa
     root, output = kiwi_prepare(fex_repo, tmp_path, "kernel-16k", plugin=False)
     assert "fex: " not in output  # the plugin did not run
     assert installed(root, tmp_path) == sorted(
-        KDE | GROUP | REQUIRED | WEAK | {"kernel-16k", "muvm"}
+        KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | {"kernel-16k", "muvm"}
     )

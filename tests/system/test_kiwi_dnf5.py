@@ -2,8 +2,8 @@
 
 As Fedora composes its spins: `kiwi-ng --target-arch aarch64 system prepare` with
 `<packagemanager>dnf5</packagemanager>`, Debian's Kiwi and DNF 5 in the system tier's root, from
-the tier's repository. The description is generated here as in tests/e2e/test_kiwi_prepare.py:
-`filesystem`, then the spin's Kiwi fragment (`comps/spin/fex-kde-aarch64.kiwi.xml`), moved from
+the tier's repository. The description is `fexpkg.dev.kiwi_spin`'s, as in
+tests/e2e/test_kiwi_prepare.py: `filesystem`, then the spin's Kiwi fragment moved from
 `type="image"` to `type="bootstrap"` (Kiwi installs image packages with `chroot ROOT dnf5`, which
 a root of stand-ins cannot run), and a profile per kernel flavour. Kiwi turns the fragment's
 patternType into dnf5 options (kiwi/package_manager/dnf5.py): plusRecommended into
@@ -48,73 +48,15 @@ from pathlib import Path
 
 import pytest
 
-from fexpkg.dev import checkout
+from fexpkg.dev import kiwi_spin
 from fexpkg.dev.dnf5host import REPO_MOUNT, SystemRoot
+from fexpkg.dev.kiwi_spin import DEFAULT, KDE, MANDATORY, REQUIRED, WEAK
 from fexpkg.packaging import spin
 
-KDE = {"filesystem", "busybox", "kernel"}
-#: FEX's group: its mandatory packages, its default ones, and what they require.
-MANDATORY = {"fex-emu", "fex-emu-rootfs-fedora"}
-DEFAULT = {
-    "erofs-fuse",
-    "fex-emu-thunks",
-    "mesa-fex-emu-overlay-i386",
-    "mesa-fex-emu-overlay-x86_64",
-    "python3-fexpkg",
-}
-REQUIRED = {"fex-emu-filesystem", "python3"}
-#: `Supplements: (python3-fexpkg and python3-dnf)`; the python3 stand-in provides python3-dnf.
-WEAK = {"python3-dnf-plugin-fex"}
 PLUS_RECOMMENDED = (
     "--setopt=install_weak_deps=True --setopt=group_package_types=default,mandatory,conditional"
 )
 ONLY_REQUIRED = "--setopt=install_weak_deps=False --setopt=group_package_types=mandatory"
-
-DESCRIPTION = """\
-<?xml version="1.0" encoding="utf-8"?>
-<image schemaversion="7.5" name="fexpkg-kiwi-dnf5">
-    <description type="system">
-        <author>fexpkg</author>
-        <contact>fexpkg@example.org</contact>
-        <specification>the AArch64 KDE spin's packages, Kiwi's dnf5, root only</specification>
-    </description>
-    <profiles>
-        <profile name="kernel" description="4 KiB pages: the KDE environment's kernel"/>
-        <profile name="kernel-16k" description="16 KiB pages: kernel-16k too (Apple Silicon)"/>
-    </profiles>
-    <preferences>
-        <version>1.0.0</version>
-        <packagemanager>dnf5</packagemanager>
-        <release-version>{releasever}</release-version>
-        <type image="tbz"/>
-    </preferences>
-    <repository type="rpm-md" alias="fexpkg-test">
-        <source path="dir:///{repo}"/>
-    </repository>
-    <packages type="bootstrap">
-        <package name="filesystem"/>
-        <ignore name="fexpkg-test-host-provides"/>
-    </packages>
-{fragment}
-    <packages type="bootstrap" profiles="kernel-16k">
-        <package name="kernel-16k"/>
-    </packages>
-</image>
-"""
-
-
-def description(pattern_type: bool) -> str:
-    """The description; without the fragment's patternType when pattern_type is false."""
-    fragment = (checkout.SPIN_DIR / spin.KIWI_NAME).read_text(encoding="utf-8")
-    fragment = re.sub(r"\A<\?xml[^>]*\?>\s*", "", fragment)
-    fragment, count = re.subn(r'<packages type="image"', '<packages type="bootstrap"', fragment)
-    assert count == 1, fragment
-    if not pattern_type:
-        fragment, count = re.subn(r' patternType="plusRecommended"', "", fragment)
-        assert count == 1, fragment
-    return DESCRIPTION.format(
-        releasever=spin.RELEASEVER, repo=REPO_MOUNT, fragment=fragment.strip()
-    )
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +76,13 @@ def kiwi_prepare(
     for sub in ("description", "cache", "tmp"):
         (root.path / work / sub).mkdir(parents=True)
     (root.path / work / "description/config.kiwi").write_text(
-        description(pattern_type), encoding="utf-8"
+        kiwi_spin.description(
+            "dnf5",
+            f"dir:///{REPO_MOUNT}",
+            plus_recommended=pattern_type,
+            ignore=["fexpkg-test-host-provides"],
+        ),
+        encoding="utf-8",
     )
     image = f"/{work}/image"
     proc = root.run(
