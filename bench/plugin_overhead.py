@@ -15,25 +15,20 @@ Run: .venv/bin/python bench/plugin_overhead.py (needs valgrind: apt-get install 
 
 from __future__ import annotations
 
-import re
 import shutil
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from timing import timed
+from timing import CALLGRIND, REPEATABLE, collected, timed
 
 from fexpkg.dev import checkout, harness
 from fexpkg.system import actions
 
 ROUNDS = 3
-#: Each DNF process under callgrind: instructions counted, no profile file written.
-CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
-#: Python writes the plugin's and fexpkg's bytecode on the first run, as RPM installs it; a
-#: fixed hash seed makes the counts repeat.
-ENV = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONHASHSEED": "0"}
-_COLLECTED = re.compile(r"Collected : (\d+)")
+#: Python writes the plugin's and fexpkg's bytecode on the first run, as RPM installs it.
+ENV = {"PYTHONDONTWRITEBYTECODE": "", **REPEATABLE}
 
 
 def instructions(root: harness.Installroot, plugins: bool) -> int:
@@ -43,7 +38,7 @@ def instructions(root: harness.Installroot, plugins: bool) -> int:
     total = 0
     for command in ("install", "remove"):
         result = root.dnf(command, "kernel", *off, env=ENV, wrapper=CALLGRIND)
-        total += int(_COLLECTED.findall(result.output)[-1])
+        total += collected(result.output)
     return total
 
 

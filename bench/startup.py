@@ -8,7 +8,9 @@ of this sandbox's to each; see timing.installed_python) in the same environment;
 its console script does (`from fexpkg.cli import main`) on a copy of
 tests/fixtures/roots/fex-installed, from a copy of src/ compiled to bytecode as an installed
 package is. After one warm-up run of each, the runs alternate; the script prints the median of
-each side, their spread, and fexpkg's cost over bare Python.
+each side, their spread, and fexpkg's cost over bare Python. Where valgrind is installed it also
+prints each side's instructions (callgrind), which repeat exactly: a change's cost shows there
+when wall times on a shared machine drown it.
 Run: .venv/bin/python bench/startup.py [--runs N] [--against GIT-REVISION] [--python PATH]
 """
 
@@ -29,6 +31,7 @@ from timing import (
     fexpkg_command,
     installed_env,
     installed_python,
+    instructions,
     process,
 )
 
@@ -59,12 +62,17 @@ def main() -> int:
             trees[f" at {args.against}"] = compiled_src(Path(tmp) / "against", args.against)
         status = fexpkg_command("status", "--root", root, python=args.python)
         setup = fexpkg_command("setup", "--root", root, "--no-live", python=args.python)
-        sides = {BASE: process([*python, "-c", "pass"], installed_env(here))}
+        commands = {BASE: ([*python, "-c", "pass"], installed_env(here))}
         for at, src in trees.items():
             env = installed_env(src, FEXPKG_PAGE_SIZE="4096")
-            sides[f"fexpkg status --root R{at}"] = process(status, env)
-            sides[f"fexpkg setup (nothing to do) --root R{at}"] = process(setup, env)
-        times = alternate(args.runs, sides)
+            commands[f"fexpkg status --root R{at}"] = (status, env)
+            commands[f"fexpkg setup (nothing to do) --root R{at}"] = (setup, env)
+        times = alternate(args.runs, {label: process(*cmd) for label, cmd in commands.items()})
+        counts = (
+            {label: instructions(*cmd) for label, cmd in commands.items()}
+            if shutil.which("valgrind")
+            else {}
+        )
     print(f"interpreter: {' '.join(python)}")
     print(describe(times))
     base = statistics.median(times.pop(BASE)) * 1000
@@ -74,6 +82,11 @@ def main() -> int:
             f"{label}: {median - base:.1f} ms over bare Python, ratio {median / base:.2f} "
             f"(goal <= {GOAL_RATIO:.0f})"
         )
+    if counts:
+        base_count = counts.pop(BASE)
+        print(f"instructions (callgrind, the same every run): bare Python {base_count / 1e6:.1f} M")
+        for label, count in counts.items():
+            print(f"  {label}: {count / 1e6:.1f} M, ratio {count / base_count:.2f}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import compileall
 import functools
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -14,6 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+#: A command under valgrind's callgrind: its instructions counted (the same for the same run,
+#: whatever else the machine does), no profile written.
+CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+#: Python's hash seed fixed: the counts repeat from run to run.
+REPEATABLE = {"PYTHONHASHSEED": "0"}
+_COLLECTED = re.compile(r"Collected : (\d+)")
 ENTRY = "import sys; from fexpkg.cli import main; sys.exit(main())"
 """What fexpkg's console script runs."""
 
@@ -104,3 +111,21 @@ def describe(times: dict[str, list[float]]) -> str:
             f"(min {ms[0]:.1f}, max {ms[-1]:.1f}, {len(ms)} runs)"
         )
     return "\n".join(lines)
+
+
+def collected(output: str) -> int:
+    """The instruction count in callgrind's report (the last one: the command's own process)."""
+    return int(_COLLECTED.findall(output)[-1])
+
+
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions one run of argv executes, by callgrind, with REPEATABLE in its environment."""
+    proc = subprocess.run(
+        [*CALLGRIND, *argv],
+        env={**env, **REPEATABLE},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return collected(proc.stderr)

@@ -68,6 +68,7 @@ CHILD = r"""
 import json, os, subprocess, sys
 from pathlib import Path
 from fexpkg.system import actions
+from fexpkg.system import doctor  # status() imports it lazily: the chroot cannot see the checkout
 from fexpkg.system.binfmt import BinfmtMisc, effective_handlers
 from fexpkg.confined import Root
 
