@@ -137,6 +137,7 @@ class Fex(dnf.Plugin):
         return view
 
     def _root(self) -> Path:
+        """The installroot (pathlib is imported only once FEX is involved)."""
         from pathlib import Path
 
         return Path(self.base.conf.installroot)
