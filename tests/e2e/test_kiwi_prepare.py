@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 from expect import assert_muvm, assert_native
 
-from fexpkg.dev import checkout, kiwi_spin, repo
+from fexpkg.dev import checkout, harness, kiwi_spin, repo
 from fexpkg.dev.harness import SCRIPTLET_FAILURE
 from fexpkg.dev.kiwi_spin import DEFAULT, KDE, MANDATORY, REQUIRED, WEAK
 from fexpkg.packaging import spin
@@ -109,19 +109,6 @@ def kiwi_prepare(repo_dir: Path, work: Path, profile: str, plugin: bool) -> tupl
     return root, proc.stdout
 
 
-def installed(root: Path, work: Path) -> list[str]:
-    """The names in the root's rpm database, sorted."""
-    return sorted(
-        subprocess.run(
-            ["rpm", f"--root={root}", "-qa", "--qf", "%{NAME}\\n"],
-            env=repo.rpm_env(work / "home"),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-    )
-
-
 @pytest.mark.parametrize(
     ("profile", "page_size", "added"),
     [("kernel", 4096, set()), ("kernel-16k", 16384, {"kernel-16k", "muvm"})],
@@ -135,7 +122,9 @@ def test_kiwi_prepare_installs_the_group_and_configures_fex(
     # The DNF 4 plugin ran in Kiwi's transaction and read the page size from the root's kernels.
     assert f"fex: page size {page_size} " in output, output
 
-    assert installed(root, tmp_path) == sorted(KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | added)
+    assert harness.installed(root, repo.rpm_env(tmp_path / "home")) == (
+        KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | added
+    )
 
     if page_size == 4096:
         assert_native(root, tmp_path / "cache")
@@ -152,6 +141,6 @@ def test_kiwi_alone_brings_the_whole_group_and_muvm(fex_repo: Path, tmp_path: Pa
     (tests/system/test_kiwi_dnf5.py, with the real DNF 5)."""
     root, output = kiwi_prepare(fex_repo, tmp_path, "kernel-16k", plugin=False)
     assert "fex: " not in output  # the plugin did not run
-    assert installed(root, tmp_path) == sorted(
+    assert harness.installed(root, repo.rpm_env(tmp_path / "home")) == (
         KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | {"kernel-16k", "muvm"}
     )

@@ -100,11 +100,6 @@ def kiwi_prepare(
     return image, proc
 
 
-def installed(root: SystemRoot, image: str) -> list[str]:
-    """The names in image's rpm database, sorted."""
-    return sorted(root.rpm(f"--root={image}", "-qa", "--qf", "%{NAME}\\n").stdout.split())
-
-
 def dnf5_install_line(output: str) -> str:
     """Kiwi's dnf5 command line of the bootstrap transaction."""
     lines = [line for line in output.splitlines() if "EXEC: [dnf5 " in line and " install " in line]
@@ -124,7 +119,7 @@ def test_plus_recommended_brings_the_group_and_its_weak_dependencies(builder, pr
     assert "--> collection type: plusRecommended" in output
     assert PLUS_RECOMMENDED in dnf5_install_line(output)
     assert "--> collection: fex-x86-emulation" in output  # arch="aarch64" kept: --target-arch
-    assert installed(builder, image) == sorted(KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | added)
+    assert builder.installed(image) == (KDE | MANDATORY | DEFAULT | REQUIRED | WEAK | added)
     # No fexpkg setup ran (see the module's docstring).
     assert not (builder.path / image.lstrip("/") / "var/lib/fexpkg").exists()
 
@@ -138,7 +133,7 @@ def test_only_required_brings_the_mandatory_packages_alone(builder):
     output = kiwi.stdout
     assert "--> collection type: onlyRequired" in output
     assert ONLY_REQUIRED in dnf5_install_line(output)
-    assert installed(builder, image) == sorted(
+    assert builder.installed(image) == (
         {"filesystem", "busybox", "kernel-16k", "fex-emu-filesystem"} | MANDATORY
     )
 

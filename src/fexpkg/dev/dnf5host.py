@@ -291,9 +291,9 @@ class SystemRoot:
         """Run rpm in the root."""
         return self.run("rpm", *args, check=check)
 
-    def installed(self) -> set[str]:
-        """Names of the rpm packages installed in the root."""
-        return set(self.rpm("-qa", "--qf", "%{NAME}\\n").stdout.split())
+    def installed(self, root: str = "/") -> set[str]:
+        """Names of the rpm packages installed in root (a path inside this root: an image)."""
+        return set(self.rpm(f"--root={root}", "-qa", "--qf", "%{NAME}\\n").stdout.split())
 
     def status(self, root: str = "/") -> dict:
         """`fexpkg status --json` of root (a path inside this root), run by the installed fexpkg."""

@@ -170,14 +170,7 @@ class Installroot:
 
     def installed(self) -> set[str]:
         """Names of the packages installed in the root, read by `rpm --root -qa`."""
-        proc = subprocess.run(
-            ["rpm", f"--root={self.path}", "-qa", "--qf", "%{NAME}\\n"],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return set(proc.stdout.split())
+        return installed(self.path, self.env())
 
     def rpm(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `rpm --root ROOT ARGS` with the root's rpm environment."""
@@ -188,6 +181,18 @@ class Installroot:
     def snapshot(self, ignore: Iterable[str] = BOOKKEEPING) -> dict[str, str]:
         """Map every path of the root (but DNF's and rpm's bookkeeping) to a content digest."""
         return snapshot(self.path, ignore)
+
+
+def installed(root: Path, env: Mapping[str, str]) -> set[str]:
+    """Names of the packages in root's rpm database (`rpm --root -qa`, with env: rpm_env's)."""
+    proc = subprocess.run(
+        ["rpm", f"--root={root}", "-qa", "--qf", "%{NAME}\\n"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(proc.stdout.split())
 
 
 def snapshot(root: Path, ignore: Iterable[str] = ()) -> dict[str, str]:
